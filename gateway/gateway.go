@@ -1,0 +1,426 @@
+// Package gateway serves the BigBlueButton API under /bigbluebutton/api/:
+// it verifies the client's checksum, finds or places the meeting's server,
+// re-signs the call for that server and forwards it, or fans it out to all
+// servers and merges the answers, so that clients see one BBB server.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/tinyscale/tinyscale"
+	"github.com/tinyscale/tinyscale/balancer"
+	"github.com/tinyscale/tinyscale/bbb"
+	"github.com/tinyscale/tinyscale/fleet"
+	"github.com/tinyscale/tinyscale/metrics"
+)
+
+// Config configures a Gateway. Fleet, Store and Secret are required.
+type Config struct {
+	// Secret is the shared secret clients sign with (TINYSCALE_SECRET).
+	Secret string
+	// Algorithms lists the checksum algorithms accepted from clients; nil
+	// accepts sha1, sha256, sha384 and sha512.
+	Algorithms []string
+	// Fleet is the set of servers.
+	Fleet *fleet.Fleet
+	// Store keeps the meeting map, hooks and callback state.
+	Store tinyscale.Store
+	// Policy places new meetings; default balancer.LeastLoaded.
+	Policy balancer.Policy
+	// DefaultTag is the tag a create without meta_server-tag asks for when
+	// it is non-empty (see balancer.ByTag); "" means untagged servers.
+	DefaultTag string
+	// YoungAge is how long a new meeting counts as young (charged at the
+	// minimum expected size); default 2 minutes.
+	YoungAge time.Duration
+	// BackendTimeout bounds a call to the one server holding a meeting;
+	// default 10s.
+	BackendTimeout time.Duration
+	// FanOutTimeout bounds each server's answer in fan-out calls
+	// (getMeetings, getRecordings, lookups); default 3s. A server that does
+	// not answer in time is skipped.
+	FanOutTimeout time.Duration
+	// NegativeTTL is how long an unknown meetingID is remembered as unknown,
+	// so that clients polling a meeting that does not run do not cause a
+	// fan-out each time; default 2s, 0 keeps the default, negative disables.
+	NegativeTTL time.Duration
+	// PublicURL is tinyscale's own base URL as BBB servers reach it (for
+	// callback relays), e.g. https://lb.example.org. Empty derives it from
+	// each create request (Host, X-Forwarded-Proto, X-Forwarded-Host).
+	PublicURL string
+	// MaxBody limits request bodies; default bbb.DefaultMaxBody.
+	MaxBody int64
+	// Logger receives one line per request; default slog.Default().
+	Logger *slog.Logger
+	// Metrics receives request and backend metrics; nil disables them.
+	Metrics *metrics.Metrics
+	// Now returns the current time; default time.Now.
+	Now func() time.Time
+}
+
+// Gateway is the BBB API handler. Create it with New; Close waits for its
+// background work.
+type Gateway struct {
+	cfg      Config
+	verifier bbb.Verifier
+	log      *slog.Logger
+	handlers map[string]handlerFunc
+
+	lookups singleflight.Group // one fan-out per unknown meetingID at a time
+	placeMu sync.Mutex         // serialises placement so bursts spread out
+
+	negMu sync.Mutex
+	neg   map[string]time.Time // meetingID → unknown until
+
+	wg     sync.WaitGroup // background work (callback deliveries)
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// handlerFunc answers one verified API call. It either writes the response
+// through x and returns nil, or returns an error that ServeHTTP renders:
+// a *bbb.Error as FAILED XML, anything else as a generic failure.
+type handlerFunc func(ctx context.Context, x *exchange) error
+
+// New returns a Gateway for cfg.
+func New(cfg Config) (*Gateway, error) {
+	if cfg.Fleet == nil || cfg.Store == nil {
+		return nil, errors.New("gateway: Fleet and Store are required")
+	}
+	if cfg.Secret == "" {
+		return nil, errors.New("gateway: Secret is required")
+	}
+	if cfg.Policy == nil {
+		cfg.Policy = &balancer.LeastLoaded{}
+	}
+	if cfg.YoungAge <= 0 {
+		cfg.YoungAge = 2 * time.Minute
+	}
+	if cfg.BackendTimeout <= 0 {
+		cfg.BackendTimeout = 10 * time.Second
+	}
+	if cfg.FanOutTimeout <= 0 {
+		cfg.FanOutTimeout = 3 * time.Second
+	}
+	if cfg.NegativeTTL == 0 {
+		cfg.NegativeTTL = 2 * time.Second
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = bbb.DefaultMaxBody
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	g := &Gateway{
+		cfg:      cfg,
+		verifier: bbb.Verifier{Secret: cfg.Secret, Algorithms: cfg.Algorithms},
+		log:      cfg.Logger,
+		neg:      map[string]time.Time{},
+	}
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	g.handlers = map[string]handlerFunc{
+		bbb.CallCreate:                 g.create,
+		bbb.CallJoin:                   g.join,
+		bbb.CallEnd:                    g.end,
+		bbb.CallIsMeetingRunning:       g.isMeetingRunning,
+		bbb.CallGetMeetingInfo:         g.getMeetingInfo,
+		bbb.CallGetMeetings:            g.getMeetings,
+		bbb.CallInsertDocument:         g.byMeeting,
+		bbb.CallSendChatMessage:        g.byMeeting,
+		bbb.CallGetRecordings:          g.getRecordings,
+		bbb.CallPublishRecordings:      g.byRecordings,
+		bbb.CallUpdateRecordings:       g.byRecordings,
+		bbb.CallDeleteRecordings:       g.byRecordings,
+		bbb.CallGetRecordingTextTracks: g.byRecording,
+		bbb.CallPutRecordingTextTrack:  g.byRecording,
+		bbb.CallHooksCreate:            g.hooksCreate,
+		bbb.CallHooksList:              g.hooksList,
+		bbb.CallHooksDestroy:           g.hooksDestroy,
+	}
+	return g, nil
+}
+
+// Close stops background work (callback deliveries in flight get until
+// ctx ends to finish) and waits for it.
+func (g *Gateway) Close(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		g.cancel()
+		return nil
+	case <-ctx.Done():
+		g.cancel()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// exchange is one API call in flight: the parsed request, the response
+// writer, and what the request log line reports.
+type exchange struct {
+	w    http.ResponseWriter
+	r    *http.Request
+	req  *bbb.Request
+	call string
+
+	// Set by handlers for the log line and metrics.
+	meetingID string
+	server    string
+	result    string
+	written   bool
+}
+
+// xml writes a 200 XML answer. result is what the log line reports
+// (e.g. "SUCCESS", a messageKey).
+func (x *exchange) xml(body []byte, result string) {
+	x.result = result
+	x.written = true
+	bbb.WriteXML(x.w, body)
+}
+
+// fail writes e as FAILED XML.
+func (x *exchange) fail(e *bbb.Error) {
+	x.result = e.Key
+	x.written = true
+	bbb.WriteError(x.w, e)
+}
+
+// redirect answers with a 302 to location.
+func (x *exchange) redirect(location string) {
+	x.result = "redirect"
+	x.written = true
+	x.w.Header().Set("Location", location)
+	x.w.Header().Set("Cache-Control", "no-cache")
+	x.w.WriteHeader(http.StatusFound)
+}
+
+// ServeHTTP answers BBB API calls under /bigbluebutton/api/. It never
+// answers 500: failures are BBB-shaped FAILED XML.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := g.cfg.Now()
+	call, ok := bbb.CallFromPath(r.URL.Path)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	x := &exchange{w: w, r: r, call: call}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			g.log.Error("panic in API handler", "call", call, "panic", fmt.Sprint(p))
+			if !x.written {
+				x.fail(bbb.ErrInternal)
+			}
+		}
+		g.logRequest(x, g.cfg.Now().Sub(start))
+	}()
+	if call == bbb.CallIndex {
+		x.xml([]byte(bbb.IndexXML), "SUCCESS")
+		return
+	}
+	h, known := g.handlers[call]
+	req, err := bbb.ReadRequest(r, g.cfg.MaxBody)
+	if err != nil {
+		x.fail(bbb.ErrBodyLimit)
+		return
+	}
+	x.req = req
+	x.meetingID = req.Params.Get(bbb.ParamMeetingID)
+	if err := g.verifier.Verify(req); err != nil {
+		if call == bbb.CallJoin {
+			g.joinError(x, bbb.ErrChecksum)
+			return
+		}
+		x.fail(bbb.ErrChecksum)
+		return
+	}
+	if !known {
+		x.fail(bbb.ErrUnsupportedRequest)
+		return
+	}
+	if err := req.CheckContentType(); err != nil {
+		x.fail(bbb.ErrUnsupportedContentType)
+		return
+	}
+	if err := h(r.Context(), x); err != nil {
+		g.renderError(x, err)
+	}
+}
+
+// renderError turns a handler error into FAILED XML, keeping internal
+// causes out of the answer.
+func (g *Gateway) renderError(x *exchange, err error) {
+	if x.written {
+		g.log.Warn("error after response was written", "call", x.call, "err", err)
+		return
+	}
+	var be *bbb.Error
+	switch {
+	case errors.As(err, &be):
+		x.fail(be)
+		return
+	case errors.Is(err, tinyscale.ErrTagUnavailable):
+		x.fail(bbb.ErrServerTagUnavailable)
+		return
+	case errors.Is(err, tinyscale.ErrNoServer):
+		x.fail(bbb.ErrNoServerAvailable)
+		return
+	case errors.Is(err, tinyscale.ErrStoreUnavailable):
+		g.cfg.Metrics.StoreError(x.call)
+		g.log.Error("store unavailable", "call", x.call, "err", err)
+		x.fail(bbb.ErrServerUnavailable)
+		return
+	case errors.Is(err, context.Canceled):
+		x.result = "canceled"
+		return
+	}
+	g.log.Error("request failed", "call", x.call, "meetingID", x.meetingID, "server", x.server, "err", err)
+	x.fail(bbb.ErrInternal)
+}
+
+func (g *Gateway) logRequest(x *exchange, d time.Duration) {
+	g.cfg.Metrics.Request(x.call, x.result, d)
+	if !g.log.Enabled(context.Background(), slog.LevelInfo) {
+		return
+	}
+	call := x.call
+	if call == "" {
+		call = "index"
+	}
+	g.log.LogAttrs(context.Background(), slog.LevelInfo, "api",
+		slog.String("call", call),
+		slog.String("meetingID", x.meetingID),
+		slog.String("server", x.server),
+		slog.Duration("duration", d),
+		slog.String("result", x.result))
+}
+
+// proxy sends a call to b and copies the answer (status, Content-Type,
+// Set-Cookie, body) to the client. query carries no checksum.
+func (g *Gateway) proxy(ctx context.Context, x *exchange, b *fleet.Backend, method, call, query, contentType string, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.BackendTimeout)
+	defer cancel()
+	x.server = b.ID
+	resp, err := g.do(ctx, b, method, call, query, contentType, body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, bbb.MaxResponse))
+	if err != nil {
+		return fmt.Errorf("read %s answer from %s: %w", call, b.ID, err)
+	}
+	h := x.w.Header()
+	for _, k := range []string{"Content-Type", "Set-Cookie", "Location", "Cache-Control"} {
+		if v := resp.Header.Values(k); len(v) > 0 {
+			h[k] = v
+		}
+	}
+	h.Set("Content-Length", strconv.Itoa(len(data)))
+	x.written = true
+	x.result = "proxied " + strconv.Itoa(resp.StatusCode)
+	if resp.StatusCode >= 500 {
+		// A backend's 500 is not ours to repeat: clients get BBB-shaped XML.
+		h.Del("Content-Length")
+		h.Del("Set-Cookie")
+		x.fail(bbb.ErrServerUnavailable)
+		return nil
+	}
+	x.w.WriteHeader(resp.StatusCode)
+	_, _ = x.w.Write(data)
+	return nil
+}
+
+// do sends one request to b, recording metrics. query carries no checksum.
+func (g *Gateway) do(ctx context.Context, b *fleet.Backend, method, call, query, contentType string, body []byte) (*http.Response, error) {
+	start := g.cfg.Now()
+	var rd io.Reader
+	if body != nil {
+		rd = bytesReader(body)
+	}
+	resp, err := b.Client.Do(ctx, method, call, query, contentType, rd)
+	g.cfg.Metrics.Backend(b.ID, call, g.cfg.Now().Sub(start), err)
+	if err != nil {
+		return nil, fmt.Errorf("server %s: %w", b.ID, err)
+	}
+	return resp, nil
+}
+
+// get sends a GET to b and returns the body of a 200 answer, bounded by
+// timeout.
+func (g *Gateway) get(ctx context.Context, b *fleet.Backend, call, query string, timeout time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := g.cfg.Now()
+	body, err := b.Client.Get(ctx, call, query)
+	g.cfg.Metrics.Backend(b.ID, call, g.cfg.Now().Sub(start), err)
+	if err != nil {
+		return nil, fmt.Errorf("server %s: %w", b.ID, err)
+	}
+	return body, nil
+}
+
+// fanOutResult is one server's answer to a fan-out call.
+type fanOutResult struct {
+	Backend *fleet.Backend
+	Body    []byte
+	Err     error
+}
+
+// fanOut sends a GET of call to every backend in parallel, each bounded by
+// FanOutTimeout, and returns all results in backend order. Failed servers
+// are logged and reported with Err set.
+func (g *Gateway) fanOut(ctx context.Context, backends []*fleet.Backend, call, query string) []fanOutResult {
+	res := make([]fanOutResult, len(backends))
+	var wg sync.WaitGroup
+	for i, b := range backends {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body, err := g.get(ctx, b, call, query, g.cfg.FanOutTimeout)
+			res[i] = fanOutResult{Backend: b, Body: body, Err: err}
+			if err != nil && ctx.Err() == nil {
+				g.log.Warn("server skipped in fan-out", "call", call, "server", b.ID, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	return res
+}
+
+// fanOutBackends returns the servers that fan-out calls ask.
+func (g *Gateway) fanOutBackends() []*fleet.Backend {
+	all := g.cfg.Fleet.Backends()
+	out := make([]*fleet.Backend, 0, len(all))
+	for _, b := range all {
+		if b.InFanOut() {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// goBackground runs f in a goroutine owned by the Gateway (Close waits).
+func (g *Gateway) goBackground(f func(ctx context.Context)) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		f(g.ctx)
+	}()
+}
