@@ -111,9 +111,8 @@ func (s *Server) Addr() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
 }
 
-// Stop shuts the server down with SIGTERM and waits for it to exit. The
-// port stays reserved for Restart only by convention: nothing else is
-// started on it by this package.
+// Stop shuts the server down with SIGTERM and waits for it to exit; clients
+// then get "connection refused" until Restart.
 func (s *Server) Stop() {
 	s.tb.Helper()
 	s.signal(syscall.SIGTERM)
