@@ -67,7 +67,17 @@ type Server struct {
 	// Algorithm is the checksum algorithm used when signing requests toward
 	// this server: sha1, sha256 (default), sha384 or sha512.
 	Algorithm string `json:"algorithm"`
+	// Source tells where the server was declared: SourceFile (servers.json)
+	// or SourceAPI (the admin API). A servers.json reload removes servers of
+	// SourceFile that the file no longer lists and leaves SourceAPI ones.
+	Source string `json:"source,omitempty"`
 }
+
+// Server sources.
+const (
+	SourceFile = "file"
+	SourceAPI  = "api"
+)
 
 // HasTag reports whether the server carries tag.
 func (s Server) HasTag(tag string) bool {

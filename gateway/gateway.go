@@ -20,6 +20,7 @@ import (
 	"github.com/tinyscale/tinyscale"
 	"github.com/tinyscale/tinyscale/balancer"
 	"github.com/tinyscale/tinyscale/bbb"
+	"github.com/tinyscale/tinyscale/callback"
 	"github.com/tinyscale/tinyscale/fleet"
 	"github.com/tinyscale/tinyscale/metrics"
 )
@@ -58,6 +59,9 @@ type Config struct {
 	// callback relays), e.g. https://lb.example.org. Empty derives it from
 	// each create request (Host, X-Forwarded-Proto, X-Forwarded-Host).
 	PublicURL string
+	// Relay configures the callback relay (retries, token lifetime,
+	// webhook checksum algorithm); zero values take callback's defaults.
+	Relay callback.Options
 	// MaxBody limits request bodies; default bbb.DefaultMaxBody.
 	MaxBody int64
 	// Logger receives one line per request; default slog.Default().
@@ -81,6 +85,8 @@ type Gateway struct {
 
 	negMu sync.Mutex
 	neg   map[string]time.Time // meetingID → unknown until
+
+	cb relayState // callback relay and webhook state (callbacks.go)
 
 	wg     sync.WaitGroup // background work (callback deliveries)
 	ctx    context.Context

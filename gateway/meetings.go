@@ -2,23 +2,486 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
 
+	"github.com/tinyscale/tinyscale"
 	"github.com/tinyscale/tinyscale/bbb"
+	"github.com/tinyscale/tinyscale/fleet"
 )
 
-// Stubs; replaced by the meeting calls' implementation.
+// The meeting calls: create, join, end, isMeetingRunning, getMeetingInfo,
+// getMeetings, insertDocument and sendChatMessage.
 
-func (g *Gateway) create(ctx context.Context, x *exchange) error { return bbb.ErrUnsupportedRequest }
-func (g *Gateway) join(ctx context.Context, x *exchange) error   { return bbb.ErrUnsupportedRequest }
-func (g *Gateway) joinError(x *exchange, e *bbb.Error)           { x.fail(e) }
-func (g *Gateway) end(ctx context.Context, x *exchange) error    { return bbb.ErrUnsupportedRequest }
+// Answers tinyscale gives itself, shaped as a BBB server gives them.
+var (
+	// errMissingFullName is bbb-web 2.5+'s answer to a join without a
+	// name (an unkeyed constraint, hence validationError).
+	errMissingFullName = bbb.NewError("validationError", "You must provide your name")
+	// errNoDocument answers an insertDocument without a body, for which
+	// bbb-web renders nothing at all.
+	errNoDocument = bbb.NewError("validationError", "You must provide a document in the request body")
+	// errUnknownMeeting marks a meeting that runs on no reachable server.
+	errUnknownMeeting = errors.New("meeting runs on no reachable server")
+)
+
+// notRunningXML is isMeetingRunning's answer for a meeting that does not run.
+const notRunningXML = "<response><returncode>SUCCESS</returncode><running>false</running></response>"
+
+// create forwards a create to the server that holds the meeting, or places
+// it (see place.go). The client's parameters are forwarded byte for byte
+// (callback URLs swapped by rewriteCreate), an XML body with its
+// Content-Type. If a newly placed meeting's server refuses the connection,
+// the create is placed once more on another server; if it fails otherwise
+// (timeout, 5xx, a malformed or FAILED answer), the claim is released and
+// the client gets the server's FAILED answer or serverUnavailable, and the
+// next create places the meeting again.
+func (g *Gateway) create(ctx context.Context, x *exchange) error {
+	id := x.req.Params.Get(bbb.ParamMeetingID)
+	if e := bbb.ValidateMeetingID(id); e != nil {
+		return e
+	}
+	q := x.req.Params.Del(bbb.ParamChecksum)
+	// From here on a claim may be taken: finish even if the client leaves.
+	ctx = context.WithoutCancel(ctx)
+	m, claimed, err := g.createTarget(ctx, id, q)
+	if err != nil {
+		return err
+	}
+	for retried := false; ; retried = true {
+		b, ok := g.cfg.Fleet.Backend(m.ServerID)
+		if !ok {
+			if claimed {
+				g.release(ctx, id, m.ServerID)
+			}
+			return fmt.Errorf("create %q: server %s is not configured: %w", id, m.ServerID, bbb.ErrServerUnavailable)
+		}
+		x.server = b.ID
+		a, err := g.sendCreate(ctx, x, q, b)
+		if err != nil {
+			if claimed {
+				g.release(ctx, id, b.ID)
+			}
+			if claimed && !retried && notSent(err) {
+				g.log.Warn("server refused create; placing elsewhere", "meetingID", id, "server", b.ID, "err", err)
+				m, claimed, err = g.place(ctx, id, q, "", b.ID)
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			g.log.Warn("create failed", "meetingID", id, "server", b.ID, "err", err)
+			return bbb.ErrServerUnavailable
+		}
+		return g.finishCreate(ctx, x, m, claimed, b, a)
+	}
+}
+
+// sendCreate forwards a create to b and returns its answer. A network
+// error, a 5xx and any status but 200 are errors.
+func (g *Gateway) sendCreate(ctx context.Context, x *exchange, q bbb.Query, b *fleet.Backend) (*answer, error) {
+	query, err := g.rewriteCreate(ctx, x, q, b)
+	if err != nil {
+		return nil, fmt.Errorf("rewrite create: %w", err)
+	}
+	method, contentType, body := http.MethodGet, "", []byte(nil)
+	if len(x.req.Body) > 0 {
+		method, contentType, body = http.MethodPost, x.req.ContentType, x.req.Body
+	}
+	a, err := g.send(ctx, b, method, bbb.CallCreate, query, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	if a.status != http.StatusOK {
+		return nil, fmt.Errorf("create on %s: HTTP status %d", b.ID, a.status)
+	}
+	return a, nil
+}
+
+// finishCreate records what the server answered and relays it.
+func (g *Gateway) finishCreate(ctx context.Context, x *exchange, m tinyscale.Meeting, claimed bool, b *fleet.Backend, a *answer) error {
+	id := m.ID
+	e, st, err := bbb.ParseMeetingInfo(a.body)
+	if err != nil {
+		if claimed {
+			g.release(ctx, id, b.ID)
+		}
+		g.log.Warn("malformed create answer", "meetingID", id, "server", b.ID, "err", err)
+		return bbb.ErrServerUnavailable
+	}
+	g.clearNegative(id)
+	switch {
+	case st.OK():
+		g.recordCreated(ctx, m, b, e)
+	case claimed && st.MessageKey != "idNotUnique":
+		// The server did not create the meeting (validation error and the
+		// like): give the ID back so that the next create places it anew.
+		g.release(ctx, id, b.ID)
+	}
+	x.relay(a)
+	return nil
+}
+
+// recordCreated stores the internalMeetingID a successful create answered.
+// A new internal ID on the same server is a new incarnation of the
+// meeting (re-created after it ended), which counts as young again.
+func (g *Gateway) recordCreated(ctx context.Context, m tinyscale.Meeting, b *fleet.Backend, e bbb.MeetingEntry) {
+	if e.InternalID == "" || (e.MeetingID != "" && e.MeetingID != m.ID) {
+		return
+	}
+	if m.InternalID == e.InternalID && m.ServerID == b.ID {
+		return
+	}
+	nm := m
+	nm.ServerID, nm.InternalID = b.ID, e.InternalID
+	if nm.CreatedAt.IsZero() || (m.InternalID != "" && m.InternalID != e.InternalID) {
+		nm.CreatedAt = g.cfg.Now()
+	}
+	if err := g.cfg.Store.PutMeeting(ctx, nm); err != nil {
+		g.log.Warn("record internal meeting ID failed", "meetingID", m.ID, "server", b.ID, "err", err)
+	}
+}
+
+// join answers a join for a known meeting with a redirect to its server's
+// join URL, re-signed for that server; it costs one store lookup and no
+// call to the server. With redirect=false the call is made server-side and
+// the server's XML and Set-Cookie are relayed. Errors follow joinError.
+func (g *Gateway) join(ctx context.Context, x *exchange) error {
+	id := x.req.Params.Get(bbb.ParamMeetingID)
+	if e := bbb.ValidateMeetingID(id); e != nil {
+		g.joinError(x, e)
+		return nil
+	}
+	if strings.TrimSpace(x.req.Params.Get(bbb.ParamFullName)) == "" {
+		g.joinError(x, errMissingFullName)
+		return nil
+	}
+	b, err := g.meetingBackend(ctx, id)
+	if errors.Is(err, errUnknownMeeting) {
+		g.joinError(x, bbb.ErrMeetingNotFound)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	x.server = b.ID
+	if !wantsRedirect(x.req.Params) {
+		return g.forward(ctx, x, b, nil, func() error { return bbb.ErrServerUnavailable })
+	}
+	x.redirect(b.Client.URL(bbb.CallJoin, x.req.ForwardQuery()))
+	return nil
+}
+
+// joinError answers a failed join the way bbb-web 2.7+/3.0 does: FAILED
+// XML with redirect=false; otherwise a 302 to the client's
+// errorRedirectUrl (an absolute http or https URL) with
+// errors=[{"key":…,"message":…}] added to its query. Without a usable
+// errorRedirectUrl, where a BBB server redirects to its own default logout
+// page, tinyscale answers FAILED XML: it has no page of its own to show,
+// and the XML (what BBB before 2.7 and Scalelite answer) tells the user
+// and the admin what went wrong.
+func (g *Gateway) joinError(x *exchange, e *bbb.Error) {
+	var p bbb.Query
+	if x.req != nil {
+		p = x.req.Params
+	}
+	if !wantsRedirect(p) {
+		x.fail(e)
+		return
+	}
+	target := p.Get(bbb.ParamErrorRedirectURL)
+	if !redirectableURL(target) {
+		x.fail(e)
+		return
+	}
+	x.redirect(withErrors(target, e))
+	x.result = "redirect " + e.Key
+}
+
+// wantsRedirect reports whether a join asks to be redirected: redirect
+// absent or empty means yes; otherwise only "true" (any case) does, as
+// with Java's Boolean.parseBoolean in bbb-web.
+func wantsRedirect(p bbb.Query) bool {
+	v, ok := p.Lookup(bbb.ParamRedirect)
+	if !ok || v == "" {
+		return true
+	}
+	return strings.EqualFold(v, "true")
+}
+
+// redirectableURL reports whether s is an absolute http(s) URL fit for a
+// Location header.
+func redirectableURL(s string) bool {
+	if s == "" || len(s) > 8192 {
+		return false
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return u.Scheme == "http" || u.Scheme == "https"
+}
+
+// withErrors appends errors=<JSON> to target's query (before any
+// fragment), escaped like bbb-web does: brackets, colons and commas stay,
+// everything else that is not unreserved is percent-encoded.
+func withErrors(target string, e *bbb.Error) string {
+	frag := ""
+	if i := strings.IndexByte(target, '#'); i >= 0 {
+		target, frag = target[:i], target[i:]
+	}
+	js, _ := json.Marshal([]struct {
+		Key     string `json:"key"`
+		Message string `json:"message"`
+	}{{e.Key, e.Message}})
+	sep := "?"
+	if strings.Contains(target, "?") {
+		sep = "&"
+		if strings.HasSuffix(target, "?") || strings.HasSuffix(target, "&") {
+			sep = ""
+		}
+	}
+	return target + sep + "errors=" + escapeErrors(js) + frag
+}
+
+func escapeErrors(b []byte) string {
+	const hexd = "0123456789ABCDEF"
+	var s strings.Builder
+	s.Grow(len(b) * 2)
+	for _, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9',
+			c == '-', c == '.', c == '_', c == '~', c == '[', c == ']', c == ':', c == ',':
+			s.WriteByte(c)
+		default:
+			s.WriteByte('%')
+			s.WriteByte(hexd[c>>4])
+			s.WriteByte(hexd[c&15])
+		}
+	}
+	return s.String()
+}
+
+// end forwards an end to the meeting's server. tinyscale keeps the
+// meeting in its map afterwards: BBB ends a meeting asynchronously and
+// keeps it as "forcibly ended" for a while, so a create right after an end
+// must reach the same server (which applies its own re-create rules)
+// rather than be placed on another one. The map entry is dropped when the
+// poller sees that the server no longer has the meeting.
+func (g *Gateway) end(ctx context.Context, x *exchange) error {
+	return g.byMeeting(ctx, x)
+}
+
+// isMeetingRunning forwards to the meeting's server. A meeting unknown
+// everywhere, or held by a server that cannot be reached, is not running.
 func (g *Gateway) isMeetingRunning(ctx context.Context, x *exchange) error {
-	return bbb.ErrUnsupportedRequest
+	notRunning := func() error {
+		x.xml([]byte(notRunningXML), "SUCCESS")
+		return nil
+	}
+	id := x.req.Params.Get(bbb.ParamMeetingID)
+	if e := bbb.ValidateMeetingID(id); e != nil {
+		return e
+	}
+	b, err := g.meetingBackend(ctx, id)
+	if errors.Is(err, errUnknownMeeting) {
+		return notRunning()
+	}
+	if err != nil {
+		return err
+	}
+	return g.forward(ctx, x, b, nil, notRunning)
 }
+
+// getMeetingInfo forwards to the meeting's server, restoring the client's
+// callback URLs in the metadata. A meeting unknown everywhere, or held by
+// a server that cannot be reached, is notFound.
 func (g *Gateway) getMeetingInfo(ctx context.Context, x *exchange) error {
-	return bbb.ErrUnsupportedRequest
+	id := x.req.Params.Get(bbb.ParamMeetingID)
+	if e := bbb.ValidateMeetingID(id); e != nil {
+		return e
+	}
+	b, err := g.meetingBackend(ctx, id)
+	if errors.Is(err, errUnknownMeeting) {
+		return bbb.ErrMeetingNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return g.forward(ctx, x, b, g.restoreMetadata, func() error { return bbb.ErrMeetingNotFound })
 }
+
+// byMeeting forwards end, insertDocument and sendChatMessage to the
+// meeting's server: notFound if the meeting runs on no reachable server,
+// serverUnavailable if the server fails to answer.
+func (g *Gateway) byMeeting(ctx context.Context, x *exchange) error {
+	id := x.req.Params.Get(bbb.ParamMeetingID)
+	if e := bbb.ValidateMeetingID(id); e != nil {
+		return e
+	}
+	if x.call == bbb.CallInsertDocument && len(x.req.Body) == 0 {
+		return errNoDocument
+	}
+	b, err := g.meetingBackend(ctx, id)
+	if errors.Is(err, errUnknownMeeting) {
+		return bbb.ErrMeetingNotFound
+	}
+	if err != nil {
+		return err
+	}
+	return g.forward(ctx, x, b, nil, func() error { return bbb.ErrServerUnavailable })
+}
+
+// meetingBackend returns the routable server holding the meeting with id.
+// The error wraps errUnknownMeeting if no server holds it or its server is
+// down, disabled or no longer configured.
+func (g *Gateway) meetingBackend(ctx context.Context, id string) (*fleet.Backend, error) {
+	m, err := g.locate(ctx, id)
+	if errors.Is(err, tinyscale.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %w", errUnknownMeeting, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	b, ok := g.routable(m)
+	if !ok {
+		return nil, fmt.Errorf("meeting %q on server %s: %w", id, m.ServerID, errUnknownMeeting)
+	}
+	return b, nil
+}
+
+// getMeetings asks every server in parallel (each bounded by
+// Config.FanOutTimeout) and merges their meetings. A server that fails,
+// times out or answers garbage is skipped and logged; the call succeeds
+// with what the others answered, and with BBB's empty answer if none has
+// a meeting. Meetings missing from the map are learned in the background.
 func (g *Gateway) getMeetings(ctx context.Context, x *exchange) error {
-	return bbb.ErrUnsupportedRequest
+	res := g.fanOut(ctx, g.fanOutBackends(), bbb.CallGetMeetings, "")
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var raws [][]byte
+	var seen []discovered
+	for _, r := range res {
+		if r.Err != nil {
+			continue
+		}
+		entries, err := bbb.ParseMeetings(r.Body)
+		if err != nil {
+			g.log.Warn("server skipped in getMeetings", "server", r.Backend.ID, "err", err)
+			continue
+		}
+		for _, e := range entries {
+			raws = append(raws, e.Raw)
+			if e.MeetingID != "" && r.Backend.Routable() {
+				e.Raw, e.Metadata = nil, nil
+				seen = append(seen, discovered{backend: r.Backend, entry: e})
+			}
+		}
+	}
+	x.xml(g.restoreMetadata(bbb.MeetingsXML(raws)), "SUCCESS")
+	if len(seen) > 0 {
+		g.goBackground(func(ctx context.Context) { g.learnAll(ctx, seen) })
+	}
+	return nil
 }
-func (g *Gateway) byMeeting(ctx context.Context, x *exchange) error { return bbb.ErrUnsupportedRequest }
+
+// learnAll stores the meetings of a getMeetings fan-out that the map does
+// not hold yet.
+func (g *Gateway) learnAll(ctx context.Context, seen []discovered) {
+	known, err := g.cfg.Store.Meetings(ctx)
+	if err != nil {
+		g.log.Warn("learn meetings: read map failed", "err", err)
+		return
+	}
+	have := make(map[string]bool, len(known))
+	for _, m := range known {
+		have[m.ID] = true
+	}
+	for _, d := range seen {
+		if have[d.entry.MeetingID] {
+			continue
+		}
+		have[d.entry.MeetingID] = true
+		if _, err := g.learn(ctx, d, ""); err != nil {
+			g.log.Warn("learn meeting failed", "meetingID", d.entry.MeetingID, "server", d.backend.ID, "err", err)
+			return
+		}
+	}
+}
+
+// answer is a server's answer to a forwarded call.
+type answer struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// send makes one call to b (query without checksum; b's client signs it),
+// bounded by Config.BackendTimeout, and reads the whole answer.
+func (g *Gateway) send(ctx context.Context, b *fleet.Backend, method, call, query, contentType string, body []byte) (*answer, error) {
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.BackendTimeout)
+	defer cancel()
+	resp, err := g.do(ctx, b, method, call, query, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, bbb.MaxResponse))
+	if err != nil {
+		return nil, fmt.Errorf("read %s answer from %s: %w", call, b.ID, err)
+	}
+	return &answer{status: resp.StatusCode, header: resp.Header, body: data}, nil
+}
+
+// forward sends x's call (its query without checksum, form parameters
+// moved into the query, an XML body as a POST with its Content-Type) to b
+// and relays the answer, passed through transform if that is non-nil. If
+// b cannot be reached or answers a 5xx, unreachable answers instead.
+func (g *Gateway) forward(ctx context.Context, x *exchange, b *fleet.Backend, transform func([]byte) []byte, unreachable func() error) error {
+	x.server = b.ID
+	method, contentType, body := http.MethodGet, "", []byte(nil)
+	if len(x.req.Body) > 0 {
+		method, contentType, body = http.MethodPost, x.req.ContentType, x.req.Body
+	}
+	a, err := g.send(ctx, b, method, x.call, x.req.ForwardQuery(), contentType, body)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		g.log.Warn("server unreachable", "call", x.call, "meetingID", x.meetingID, "server", b.ID, "err", err)
+		return unreachable()
+	}
+	if a.status >= 500 {
+		g.log.Warn("server failed", "call", x.call, "meetingID", x.meetingID, "server", b.ID, "status", a.status)
+		return unreachable()
+	}
+	if transform != nil && a.status == http.StatusOK {
+		a.body = transform(a.body)
+	}
+	x.relay(a)
+	return nil
+}
+
+// relay writes a server's answer to the client: its status, body and the
+// headers a client may need (Content-Type, Set-Cookie, Location,
+// Cache-Control).
+func (x *exchange) relay(a *answer) {
+	h := x.w.Header()
+	for _, k := range []string{"Content-Type", "Set-Cookie", "Location", "Cache-Control"} {
+		if v := a.header.Values(k); len(v) > 0 {
+			h[k] = v
+		}
+	}
+	h.Set("Content-Length", strconv.Itoa(len(a.body)))
+	x.written = true
+	x.result = "proxied " + strconv.Itoa(a.status)
+	x.w.WriteHeader(a.status)
+	_, _ = x.w.Write(a.body)
+}
