@@ -93,8 +93,7 @@ type Handler struct {
 	mu   sync.Mutex // serialises changes (read-modify-write of a server)
 }
 
-// NewHandler returns the admin API handler. It logs one line saying how
-// the API is protected. Without a Fleet (a wiring mistake) every request
+// NewHandler returns the admin API handler. Without a Fleet (a wiring mistake) every request
 // is answered 503 and the mistake is logged.
 func NewHandler(cfg Config) *Handler {
 	if cfg.Store == nil && cfg.Fleet != nil {
@@ -121,11 +120,6 @@ func NewHandler(cfg Config) *Handler {
 	}
 	if cfg.Fleet == nil || cfg.Store == nil {
 		cfg.Logger.Error("admin API misconfigured: Fleet is required; answering 503")
-	}
-	if a.LoopbackMode() {
-		cfg.Logger.Warn("admin API and dashboard answer only local clients (127.0.0.1, ::1) because TINYSCALE_ADMIN_TOKEN is not set")
-	} else {
-		cfg.Logger.Info("admin API and dashboard require the admin token (TINYSCALE_ADMIN_TOKEN)")
 	}
 	return &Handler{cfg: cfg, auth: a, log: cfg.Logger}
 }

@@ -9,35 +9,31 @@ import (
 	"github.com/tinyscale/tinyscale/fleet"
 )
 
-// Defaults of HistoryConfig.
+// Defaults of the History fields.
 const (
 	DefaultHistoryInterval = 10 * time.Second
 	DefaultHistoryWindow   = time.Hour
 )
 
-// HistoryConfig configures a History.
-type HistoryConfig struct {
-	// Fleet is sampled. Required.
-	Fleet *fleet.Fleet
-	// Load computes a server's load figure; default DefaultLoad.
-	Load func(b *fleet.Backend) float64
-	// Interval is the time between samples; default 10s.
+// History keeps each server's load over the last Window in a ring buffer
+// of fixed size (Window/Interval samples), for the dashboard's charts.
+// Set the exported fields, if at all, before the first Sample or Run. It
+// is safe for concurrent use.
+type History struct {
+	// Interval is the time between samples taken by Run; default 10s.
 	Interval time.Duration
 	// Window is how long samples are kept; default 1h.
 	Window time.Duration
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
-}
 
-// History keeps each server's load over the last Window in a ring buffer
-// of fixed size (Window/Interval samples), for the dashboard's charts.
-// It is safe for concurrent use.
-type History struct {
-	cfg  HistoryConfig
+	fleet *fleet.Fleet
+	load  func(*fleet.Backend) float64
+
 	mu   sync.Mutex
-	ring []sample
-	next int // index the next sample is written to
-	n    int // samples held
+	ring []sample // allocated on first use
+	next int      // index the next sample is written to
+	n    int      // samples held
 }
 
 type sample struct {
@@ -51,29 +47,41 @@ type samplePoint struct {
 	up   bool
 }
 
-// NewHistory returns an empty History. Start sampling with Run, or call
-// Sample directly.
-func NewHistory(cfg HistoryConfig) *History {
-	if cfg.Load == nil {
-		cfg.Load = DefaultLoad
+// NewHistory returns an empty History of f's servers, with load computed
+// by load (DefaultLoad if nil). Start sampling with Run, or call Sample
+// directly.
+func NewHistory(f *fleet.Fleet, load func(*fleet.Backend) float64) *History {
+	if load == nil {
+		load = DefaultLoad
 	}
-	if cfg.Interval <= 0 {
-		cfg.Interval = DefaultHistoryInterval
+	return &History{fleet: f, load: load}
+}
+
+func (h *History) interval() time.Duration {
+	if h.Interval <= 0 {
+		return DefaultHistoryInterval
 	}
-	if cfg.Window <= 0 {
-		cfg.Window = DefaultHistoryWindow
+	return h.Interval
+}
+
+func (h *History) window() time.Duration {
+	if h.Window <= 0 {
+		return DefaultHistoryWindow
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	return h.Window
+}
+
+func (h *History) now() time.Time {
+	if h.Now == nil {
+		return time.Now()
 	}
-	size := int(cfg.Window/cfg.Interval) + 1
-	return &History{cfg: cfg, ring: make([]sample, size)}
+	return h.Now()
 }
 
 // Run samples at once, then every Interval, until ctx ends.
 func (h *History) Run(ctx context.Context) {
 	h.Sample()
-	t := time.NewTicker(h.cfg.Interval)
+	t := time.NewTicker(h.interval())
 	defer t.Stop()
 	for {
 		select {
@@ -88,16 +96,19 @@ func (h *History) Run(ctx context.Context) {
 // Sample records every server's current load and health, overwriting the
 // oldest sample once the ring is full. It does nothing without a Fleet.
 func (h *History) Sample() {
-	if h.cfg.Fleet == nil {
+	if h.fleet == nil {
 		return
 	}
-	bs := h.cfg.Fleet.Backends()
-	s := sample{t: h.cfg.Now().Unix(), points: make([]samplePoint, len(bs))}
+	bs := h.fleet.Backends()
+	s := sample{t: h.now().Unix(), points: make([]samplePoint, len(bs))}
 	for i, b := range bs {
-		s.points[i] = samplePoint{id: b.ID, load: h.cfg.Load(b), up: b.Up()}
+		s.points[i] = samplePoint{id: b.ID, load: h.load(b), up: b.Up()}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.ring == nil {
+		h.ring = make([]sample, int(h.window()/h.interval())+1)
+	}
 	h.ring[h.next] = s
 	h.next = (h.next + 1) % len(h.ring)
 	if h.n < len(h.ring) {
@@ -109,11 +120,11 @@ func (h *History) Sample() {
 // time) and within the window, per server, oldest first.
 func (h *History) Since(since time.Time) HistoryData {
 	out := HistoryData{
-		Interval: h.cfg.Interval.Seconds(),
-		Window:   h.cfg.Window.Seconds(),
+		Interval: h.interval().Seconds(),
+		Window:   h.window().Seconds(),
 		Servers:  []HistorySeries{},
 	}
-	cutoff := h.cfg.Now().Add(-h.cfg.Window).Unix()
+	cutoff := h.now().Add(-h.window()).Unix()
 	after := int64(-1 << 62)
 	if !since.IsZero() {
 		after = since.Unix()

@@ -7,8 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"hash"
 	"sort"
 	"strings"
 )
@@ -32,7 +30,7 @@ var (
 
 // ValidAlgorithm reports whether name is one of the four algorithms.
 func ValidAlgorithm(name string) bool {
-	return AlgorithmForLength(HexLen(name)) == name
+	return name != "" && AlgorithmForLength(HexLen(name)) == name
 }
 
 // HexLen returns the length of a hex digest of the algorithm, or 0.
@@ -66,26 +64,33 @@ func AlgorithmForLength(n int) string {
 	return ""
 }
 
-func newHash(alg string) hash.Hash {
-	switch alg {
-	case SHA1:
-		return sha1.New()
-	case SHA384:
-		return sha512.New384()
-	case SHA512:
-		return sha512.New()
-	default:
-		return sha256.New()
-	}
-}
-
 // Checksum returns lower-case hex HASH(call + query + secret).
 func Checksum(alg, call, query, secret string) string {
-	h := newHash(alg)
-	h.Write([]byte(call))
-	h.Write([]byte(query))
-	h.Write([]byte(secret))
-	return hex.EncodeToString(h.Sum(nil))
+	var buf [2 * sha512.Size]byte
+	return string(appendChecksum(buf[:0], alg, call, query, secret))
+}
+
+// appendChecksum appends the lower-case hex checksum to dst. Inputs up to
+// 1 KiB are hashed from a stack buffer, so it does not allocate.
+func appendChecksum(dst []byte, alg, call, query, secret string) []byte {
+	var stack [1024]byte
+	in := append(append(append(stack[:0], call...), query...), secret...)
+	var sum []byte
+	switch alg {
+	case SHA1:
+		s := sha1.Sum(in)
+		sum = s[:]
+	case SHA384:
+		s := sha512.Sum384(in)
+		sum = s[:]
+	case SHA512:
+		s := sha512.Sum512(in)
+		sum = s[:]
+	default:
+		s := sha256.Sum256(in)
+		sum = s[:]
+	}
+	return hex.AppendEncode(dst, sum)
 }
 
 // Sign returns query with a checksum parameter appended, computed with secret
@@ -103,14 +108,55 @@ func Sign(alg, call, query, secret string) string {
 // "checksum=V&", then "checksum=V" out of the raw string. It returns the
 // rest and the checksum value (empty if there is none).
 func StripChecksum(raw string) (rest, sum string) {
-	sum, ok := ParseQuery(raw).Lookup(ParamChecksum)
+	sum, ok := firstChecksum(raw)
 	if !ok {
 		return raw, ""
 	}
-	rest = strings.ReplaceAll(raw, "&checksum="+sum, "")
-	rest = strings.ReplaceAll(rest, "checksum="+sum+"&", "")
-	rest = strings.ReplaceAll(rest, "checksum="+sum, "")
+	rest = removeAll(raw, "&checksum=", sum, "")
+	rest = removeAll(rest, "checksum=", sum, "&")
+	rest = removeAll(rest, "checksum=", sum, "")
 	return rest, sum
+}
+
+// firstChecksum returns the decoded value of the first pair of raw whose
+// decoded name is "checksum", as ParseQuery(raw).Lookup does.
+func firstChecksum(raw string) (string, bool) {
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
+		n, v, _ := strings.Cut(part, "=")
+		if n == ParamChecksum || (strings.ContainsAny(n, "%+") && unescape(n) == ParamChecksum) {
+			return unescape(v), true
+		}
+	}
+	return "", false
+}
+
+// removeAll removes every occurrence of pre+mid+post from s, allocating
+// only if there is one.
+func removeAll(s, pre, mid, post string) string {
+	var b strings.Builder
+	last := 0
+	for i := 0; i <= len(s); {
+		j := strings.Index(s[i:], pre)
+		if j < 0 {
+			break
+		}
+		j += i
+		k := j + len(pre)
+		if strings.HasPrefix(s[k:], mid) && strings.HasPrefix(s[k+len(mid):], post) {
+			b.WriteString(s[last:j])
+			last = k + len(mid) + len(post)
+			i = last
+			continue
+		}
+		i = j + 1
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // Verifier checks checksums of requests signed with one secret.
@@ -155,54 +201,71 @@ func (v Verifier) check(call, query, sum string) error {
 	if !v.allowed(alg) {
 		return ErrChecksumInvalid
 	}
-	want := Checksum(alg, call, query, v.Secret)
-	if subtle.ConstantTimeCompare([]byte(want), []byte(strings.ToLower(sum))) != 1 {
+	var wbuf, gbuf [2 * sha512.Size]byte
+	want := appendChecksum(wbuf[:0], alg, call, query, v.Secret)
+	got := gbuf[:len(sum)]
+	for i := 0; i < len(sum); i++ {
+		c := sum[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		got[i] = c
+	}
+	if subtle.ConstantTimeCompare(want, got) != 1 {
 		return ErrChecksumInvalid
 	}
 	return nil
 }
 
-// Verify checks a request: the raw query first; for a POST whose
-// parameters are all in a form body (empty query), also HASH(call+secret)
-// (3.0 docs) and the 2.5–2.7 rebuild of all parameters sorted by name and
-// URL-encoded (spec §2.4).
+// Verify checks a request as bbb-web does: the checksum is the first
+// "checksum" parameter of the query or, failing that, of a form body, and
+// it covers the raw query. For a POST whose parameters are all in a form
+// body (empty query), it also accepts HASH(call+secret) (3.0 docs) and the
+// 2.5–2.7 rebuild of all parameters sorted by name (spec §2.4).
 func (v Verifier) Verify(r *Request) error {
 	if v.Secret == "" {
 		return nil
 	}
-	if r.RawQuery != "" || len(r.Form) == 0 {
+	if _, ok := firstChecksum(r.RawQuery); ok || len(r.Form) == 0 {
 		return v.VerifyQuery(r.Call, r.RawQuery)
 	}
 	sum, ok := r.Form.Lookup(ParamChecksum)
 	if !ok || sum == "" {
 		return ErrChecksumMissing
 	}
-	if err := v.check(r.Call, "", sum); err == nil {
-		return nil
+	if err := v.check(r.Call, r.RawQuery, sum); err == nil || r.RawQuery != "" {
+		return err
 	}
 	return v.check(r.Call, rebuildSorted(r.Form), sum)
 }
 
 // rebuildSorted is bbb-web 2.5–2.7's buildQueryStringFromParamsMap: every
-// parameter but checksum, sorted by name, values encoded like Java's
-// URLEncoder (space as '+').
+// parameter but checksum, sorted by name, each value of a repeated name in
+// turn, the name as is and the value encoded like Java's URLEncoder (space
+// as '+').
 func rebuildSorted(q Query) string {
-	pairs := make([]Pair, 0, len(q))
-	seen := map[string]bool{}
+	names := make([]string, 0, len(q))
+	values := make(map[string][]string, len(q))
 	for _, p := range q {
-		if p.Name == ParamChecksum || seen[p.Name] {
+		if p.Name == ParamChecksum {
 			continue
 		}
-		seen[p.Name] = true
-		pairs = append(pairs, p)
-	}
-	sort.Slice(pairs, func(i, j int) bool { return pairs[i].Name < pairs[j].Name })
-	var b strings.Builder
-	for i, p := range pairs {
-		if i > 0 {
-			b.WriteByte('&')
+		if _, ok := values[p.Name]; !ok {
+			names = append(names, p.Name)
 		}
-		fmt.Fprintf(&b, "%s=%s", javaURLEncode(p.Name), javaURLEncode(p.Value))
+		values[p.Name] = append(values[p.Name], p.Value)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		for _, v := range values[n] {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(n)
+			b.WriteByte('=')
+			b.WriteString(javaURLEncode(v))
+		}
 	}
 	return b.String()
 }

@@ -44,7 +44,7 @@ func (c *Client) Do(ctx context.Context, method, call, query, contentType string
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.URL(call, query), body)
 	if err != nil {
-		return nil, fmt.Errorf("build %s request: %w", call, err)
+		return nil, fmt.Errorf("build %s request: %w", call, redact(err))
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)

@@ -12,8 +12,7 @@ import (
 )
 
 var (
-	update    = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
-	knownBugs = flag.Bool("bbb.knownbugs", false, "run the tests that demonstrate known, still-open bugs (they fail)")
+	update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 )
 
 // readTestdata returns the contents of testdata/name.
@@ -43,15 +42,6 @@ func golden(tb testing.TB, name string, got []byte) {
 	}
 	if !bytes.Equal(got, want) {
 		tb.Errorf("%s: got\n%s\nwant\n%s", name, got, want)
-	}
-}
-
-// knownBug skips a test that demonstrates a known bug in code this test
-// file does not own, unless the test runs with -bbb.knownbugs.
-func knownBug(tb testing.TB, what string) {
-	tb.Helper()
-	if !*knownBugs {
-		tb.Skipf("known bug, run with -bbb.knownbugs to see it fail: %s", what)
 	}
 }
 

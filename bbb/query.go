@@ -12,6 +12,9 @@ type Pair struct {
 	// Name and Value are decoded with servlet semantics ('+' is a space).
 	// A pair that cannot be decoded keeps its raw bytes here.
 	Name, Value string
+	// NoEq is true for a pair received without '=' ("flag" rather than
+	// "flag="), so that Encode gives it back unchanged.
+	NoEq bool
 }
 
 // Query is a parsed query string that keeps order, duplicates and the raw
@@ -32,8 +35,8 @@ func ParseQuery(raw string) Query {
 		if part == "" {
 			continue
 		}
-		rn, rv, _ := strings.Cut(part, "=")
-		q = append(q, Pair{RawName: rn, RawValue: rv, Name: unescape(rn), Value: unescape(rv)})
+		rn, rv, eq := strings.Cut(part, "=")
+		q = append(q, Pair{RawName: rn, RawValue: rv, Name: unescape(rn), Value: unescape(rv), NoEq: !eq})
 	}
 	return q
 }
@@ -73,8 +76,10 @@ func (q Query) Encode() string {
 			b.WriteByte('&')
 		}
 		b.WriteString(p.RawName)
-		b.WriteByte('=')
-		b.WriteString(p.RawValue)
+		if !p.NoEq {
+			b.WriteByte('=')
+			b.WriteString(p.RawValue)
+		}
 	}
 	return b.String()
 }

@@ -340,7 +340,8 @@ const (
 // elements of page, in order. If paged, a top-level
 // <totalElements>total</totalElements> follows </recordings> (the form of
 // bbb-web 2.7.x after PR #21644). An empty page yields BBB's noRecordings
-// answer (with totalElements after </recordings> if paged).
+// answer (with totalElements after </recordings> if paged). A Recording
+// without Raw contributes nothing to the answer.
 func RecordingsXML(page []Recording, total int, paged bool) []byte {
 	var tot []byte
 	if paged {

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"net/http"
 	"strings"
+	"unicode/utf16"
 )
 
 // Error is a BBB API error: FAILED with a messageKey and message.
@@ -39,9 +40,13 @@ var (
 )
 
 // ValidateMeetingID applies BBB's meetingID constraints: present, 2..256
-// characters, no comma.
+// characters (counted as Java does, in UTF-16 code units), no comma.
 func ValidateMeetingID(id string) *Error {
-	switch n := len([]rune(id)); {
+	n := 0
+	for _, r := range id {
+		n += utf16.RuneLen(r)
+	}
+	switch {
 	case n == 0:
 		return ErrMissingMeetingID
 	case n < 2 || n > 256:

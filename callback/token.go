@@ -96,12 +96,17 @@ type Tokens struct {
 
 // NewTokens returns Tokens keyed from secret. now defaults to time.Now.
 func NewTokens(secret string, now func() time.Time) *Tokens {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte("tinyscale callback relay token v1"))
 	if now == nil {
 		now = time.Now
 	}
-	return &Tokens{key: m.Sum(nil), now: now}
+	return &Tokens{key: deriveKey(secret), now: now}
+}
+
+// deriveKey returns the token key: HMAC-SHA256(secret, a fixed label).
+func deriveKey(secret string) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte("tinyscale callback relay token v1"))
+	return m.Sum(nil)
 }
 
 const tokenIssuer = "tinyscale"
@@ -187,7 +192,8 @@ func URL(base, kind, token string) string {
 // SplitPath splits the path of a relay request into kind and token. It
 // accepts the full path (…/tinyscale/callback/<kind>/<token>) and the
 // path left after the prefix was stripped (<kind>/<token>). ok is false if
-// the path has another shape or an unknown kind.
+// the path has another shape, an unknown kind, or a token with characters
+// a JWT never has (anything but letters, digits, '-', '_' and '.').
 func SplitPath(path string) (kind, token string, ok bool) {
 	if i := strings.Index(path, PathPrefix); i >= 0 {
 		path = path[i+len(PathPrefix):]
@@ -195,10 +201,23 @@ func SplitPath(path string) (kind, token string, ok bool) {
 		path = strings.TrimPrefix(path, "/")
 	}
 	kind, token, found := strings.Cut(path, "/")
-	if !found || token == "" || strings.Contains(token, "/") || !ValidKind(kind) {
+	if !found || !tokenChars(token) || !ValidKind(kind) {
 		return "", "", false
 	}
 	return kind, token, true
+}
+
+func tokenChars(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseURL reports whether u looks like a relay URL and returns its kind

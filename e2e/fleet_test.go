@@ -122,7 +122,7 @@ func TestFleet(t *testing.T) {
 		}
 		for i := range 10 {
 			id := fmt.Sprintf("after-cordon-%d", i)
-			g.call(t, bbb.SHA1, "create", "name=x&meetingID="+id)
+			g.call(t, bbb.SHA1, "create", "name=xxx&meetingID="+id)
 			if holderOf(t, fakes, id) == h {
 				t.Errorf("%s was placed on cordoned %s", id, name)
 			}
@@ -130,7 +130,7 @@ func TestFleet(t *testing.T) {
 		if got := g.joinTarget(t, held); got != fakes[h].URL {
 			t.Errorf("join of %s on cordoned %s goes to %s", held, name, got)
 		}
-		if st, _ := g.call(t, bbb.SHA1, "create", "name=x&meetingID="+held); st.ReturnCode != "SUCCESS" {
+		if st, _ := g.call(t, bbb.SHA1, "create", "name=xxx&meetingID="+held); st.ReturnCode != "SUCCESS" {
 			t.Errorf("create of the running meeting on the cordoned server: %+v", st)
 		}
 		if holderOf(t, fakes, held) != h {
@@ -211,7 +211,7 @@ func TestBurstSpreads(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			resp, err := noRedirect.Get(signedURL(g.URL, g.Secret, bbb.SHA256, "create", fmt.Sprintf("name=b&meetingID=burst-%d", i)))
+			resp, err := noRedirect.Get(signedURL(g.URL, g.Secret, bbb.SHA256, "create", fmt.Sprintf("name=bbb&meetingID=burst-%d", i)))
 			if err != nil {
 				errs <- err.Error()
 				return

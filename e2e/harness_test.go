@@ -266,7 +266,7 @@ func (g *gateway) call(t testing.TB, alg, call, query string) (bbb.Status, strin
 // fakeState is GET /fakebbb/state of a fakebbb process.
 type fakeState struct {
 	Meetings []struct {
-		MeetingID    string `json:"meetingID"`
+		MeetingID    string `json:"id"`
 		Participants int    `json:"participants"`
 	} `json:"meetings"`
 	Calls map[string]int `json:"calls"`

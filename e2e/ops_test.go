@@ -20,7 +20,7 @@ func TestOperations(t *testing.T) {
 	waitHTTP(t, g.proc, g.URL+"/readyz", 200)
 
 	t.Run("metrics_series", func(t *testing.T) {
-		g.call(t, bbb.SHA1, "create", "name=m&meetingID=metrics-1")
+		g.call(t, bbb.SHA1, "create", "name=mmm&meetingID=metrics-1")
 		g.call(t, bbb.SHA1, "getMeetings", "")
 		eventually(t, 10e9, "per-server gauges", func() bool {
 			_, body := get(t, g.URL+"/metrics")
@@ -69,7 +69,7 @@ func TestOperations(t *testing.T) {
 	})
 
 	t.Run("sigterm_finishes_a_burst", func(t *testing.T) {
-		g.call(t, bbb.SHA1, "create", "name=s&meetingID=shutdown-1")
+		g.call(t, bbb.SHA1, "create", "name=sss&meetingID=shutdown-1")
 		const n = 40
 		before := 0
 		for _, f := range fakes {

@@ -6,7 +6,17 @@ type event struct {
 	id        string // "meeting-created", "user-joined", …
 	meetingID string // external meeting ID, for per-meeting hooks
 	base      string // public base URL of the meeting, for the domain
-	data      []byte // JSON {"data":{…}}
+	ts        int64  // event time, milliseconds
+	attrs     any    // the "attributes" object
+	data      []byte // JSON {"data":{…}}, built on first use
+}
+
+// json returns the event's JSON, building it once.
+func (e *event) json() []byte {
+	if e.data == nil {
+		e.data = marshalJSON(evEnvelope{evData{Type: "event", ID: e.id, Attributes: e.attrs, Event: evTS{e.ts}}})
+	}
+	return e.data
 }
 
 type evEnvelope struct {
@@ -85,8 +95,7 @@ type evPlayback struct {
 }
 
 func (s *Server) newEvent(id, meetingID, base string, attrs any) *event {
-	data := marshalJSON(evEnvelope{evData{Type: "event", ID: id, Attributes: attrs, Event: evTS{s.now().UnixMilli()}}})
-	return &event{id: id, meetingID: meetingID, base: base, data: data}
+	return &event{id: id, meetingID: meetingID, base: base, ts: s.now().UnixMilli(), attrs: attrs}
 }
 
 func meetingCreatedEvent(s *Server, m *meeting) *event {

@@ -175,7 +175,7 @@ func (s *Server) emitLocked(st *state, ev *event) {
 func (s *Server) deliverLocked(h *hook, ev *event) {
 	const keep = "*-._"
 	body := "domain=" + formEncode(s.domain(ev.base), keep) +
-		"&event=" + formEncode("["+string(ev.data)+"]", keep) +
+		"&event=" + formEncode("["+string(ev.json())+"]", keep) +
 		"&timestamp=" + strconv.FormatInt(s.now().UnixMilli(), 10)
 	sum := hexDigest(s.hookChecksumAlgorithm(), h.callbackURL, body, s.Secret)
 	target := h.callbackURL

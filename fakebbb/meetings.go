@@ -214,9 +214,6 @@ func (s *Server) create(w http.ResponseWriter, _ *http.Request, req *request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.state()
-	if req.method == http.MethodPost && len(req.rawBody) > 0 {
-		st.bodies[id] = append(st.bodies[id], Body{ContentType: req.contentType, Data: req.rawBody})
-	}
 	if m := st.meetings[id]; m != nil {
 		if (apw == "" && mpw == "") || (apw == m.attendeePW && mpw == m.moderatorPW) {
 			writeXML(w, createXML(m, "duplicateWarning", "This conference was already in existence and may currently be in progress."))
@@ -555,6 +552,9 @@ func (s *Server) endLocked(st *state, m *meeting) {
 			parent.breakouts = removeString(parent.breakouts, m.internalID)
 		}
 	}
+	if u, ok := m.meta.get("analytics-callback-url"); ok && u != "" && (m.record || m.keepEvents) {
+		s.analyticsLocked(m, u)
+	}
 	for i := len(m.users) - 1; i >= 0; i-- {
 		s.emitLocked(st, userEvent(s, "user-left", m, m.users[i]))
 	}
@@ -586,9 +586,6 @@ func (s *Server) endLocked(st *state, m *meeting) {
 	}
 	if m.record {
 		s.recordLocked(st, m)
-	}
-	if u, ok := m.meta.get("analytics-callback-url"); ok && u != "" && (m.record || m.keepEvents) {
-		s.analyticsLocked(m, u)
 	}
 }
 

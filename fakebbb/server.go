@@ -1,16 +1,3 @@
-// Package fakebbb is an in-memory BigBlueButton server for tests, demos and
-// benchmarks. It answers the BBB API (bbb-web 2.6–3.0 and bbb-webhooks)
-// with the same XML, JSON, status codes, checksum rules and callbacks as a
-// real server, so that anything talking to BBB can be tested without one.
-//
-// It checks checksums itself, from the BBB rules, without sharing code with
-// the rest of tinyscale, so a client and this server never agree merely by
-// construction.
-//
-// A zero Server is ready to use as an http.Handler; NewTestServer wraps one
-// in an httptest.Server. Test knobs (participants, breakout rooms,
-// recordings, faults, latency) are Go methods and, for servers running in
-// another process, JSON endpoints under /fakebbb/.
 package fakebbb
 
 import (
@@ -61,6 +48,28 @@ func (f Fault) valid() bool {
 		return true
 	}
 	return false
+}
+
+// Bounds on what the server remembers for introspection, so that a
+// long-running benchmark server does not grow without limit.
+const (
+	maxCallNames  = 1000  // distinct call names counted
+	maxKeptBodies = 10000 // create bodies kept, oldest dropped first
+)
+
+// keepBody remembers a create body for CreateBodies. Call with s.mu held.
+func (st *state) keepBody(id string, b Body) {
+	st.bodies[id] = append(st.bodies[id], b)
+	st.bodyOrder = append(st.bodyOrder, id)
+	for len(st.bodyOrder) > maxKeptBodies {
+		old := st.bodyOrder[0]
+		st.bodyOrder = st.bodyOrder[1:]
+		if rest := st.bodies[old][1:]; len(rest) > 0 {
+			st.bodies[old] = rest
+		} else {
+			delete(st.bodies, old)
+		}
+	}
 }
 
 // maxBody limits request bodies (create with embedded slides,
@@ -141,6 +150,7 @@ type state struct {
 	calls      map[string]int
 	faults     map[string]Fault // by call; "" for every call
 	bodies     map[string][]Body
+	bodyOrder  []string // meeting ID of every kept body, oldest first
 	rng        *mrand.Rand
 	lastCreate int64
 	userSeq    int
@@ -262,7 +272,8 @@ func (s *Server) SetLatency(d time.Duration) {
 
 // Calls returns how many API requests with the call name (as in the URL:
 // "create", "hooks/list"; "" for the index) the server has received,
-// including failed and faulted ones.
+// including failed and faulted ones. Unknown call names are counted too,
+// up to 1000 distinct names.
 func (s *Server) Calls(name string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -391,7 +402,9 @@ var routes = map[string]route{
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, call string) {
 	s.mu.Lock()
 	st := s.state()
-	st.calls[call]++
+	if _, known := routes[call]; known || len(st.calls) < maxCallNames {
+		st.calls[call]++
+	}
 	fault, ok := st.faults[call]
 	if !ok {
 		fault = st.faults[""]
@@ -445,6 +458,13 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, call string) {
 		return
 	}
 	req, aerr := s.readRequest(r, call, rt)
+	if call == "create" && len(req.rawBody) > 0 {
+		if id := req.all.get("meetingID"); id != "" {
+			s.mu.Lock()
+			s.state().keepBody(id, Body{ContentType: req.contentType, Data: req.rawBody})
+			s.mu.Unlock()
+		}
+	}
 	if aerr == nil && fault == FaultChecksum && call != "" && call != "hooks/ping" {
 		aerr = errChecksum
 	}

@@ -37,9 +37,10 @@ func (b *Backend) Up() bool { return b.Health.Up || b.Health.CheckedAt.IsZero() 
 func (b *Backend) Placeable() bool { return b.Up() && b.State == tinyscale.StateEnabled }
 
 // Routable reports whether calls for a meeting held by the server should
-// still go to it: it is up and not disabled. A disabled server's meetings
-// are moved by failover on their next create.
-func (b *Backend) Routable() bool { return b.Up() && b.State != tinyscale.StateDisabled }
+// still go to it: it is up. Cordoned and disabled servers keep serving the
+// meetings they run; a disabled server gets no traffic once they ended
+// (they leave the meeting map, and InFanOut excludes it).
+func (b *Backend) Routable() bool { return b.Up() }
 
 // InFanOut reports whether fan-out calls (getMeetings, getRecordings,
 // hooks) should ask the server: every server but a disabled one whose

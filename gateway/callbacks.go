@@ -246,6 +246,15 @@ func (g *Gateway) serveCallback(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			g.log.Error("panic in callback handler", "kind", kind, "panic", fmt.Sprint(p))
+			http.Error(w, "temporarily unavailable", http.StatusServiceUnavailable)
+		}
+	}()
 	status, err := g.handleCallback(w, r, kind, tok)
 	if err == nil {
 		if status != 0 {
@@ -256,7 +265,8 @@ func (g *Gateway) serveCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	var ce *callbackError
 	if !errors.As(err, &ce) {
-		ce = &callbackError{status: http.StatusInternalServerError, text: "internal error", cause: err}
+		// Store or signing failures: temporary, never a 500.
+		ce = &callbackError{status: http.StatusServiceUnavailable, text: "temporarily unavailable", cause: err}
 	}
 	if ce.status < 500 {
 		g.cfg.Metrics.Callback(kind, "rejected")
@@ -285,7 +295,7 @@ func (g *Gateway) handleCallback(w http.ResponseWriter, r *http.Request, kind, t
 	case callback.KindEnded:
 		return g.meetingEnded(r, c)
 	case callback.KindHook:
-		return 0, g.hookEvent(w, r, c)
+		return 0, g.hookEvent(w, r, c, tok)
 	}
 	return 0, refuse(http.StatusNotFound, "not found", nil)
 }
@@ -353,14 +363,6 @@ func (g *Gateway) recordingReady(r *http.Request, c callback.Claims) (int, error
 	if err := g.cfg.Store.PutRecordings(ctx, map[string]string{rr.RecordID: b.ID}); err != nil {
 		g.log.Warn("remember recording", "server", b.ID, "err", err)
 	}
-	first, err := g.once(ctx, "recording-ready|"+rr.RecordID+"|"+c.Target)
-	if err != nil {
-		return 0, err
-	}
-	if !first {
-		g.cfg.Metrics.Callback(callback.KindRecordingReady, "duplicate")
-		return http.StatusOK, nil
-	}
 	resigned, err := callback.Resign(rr.Claims, g.cfg.Secret, jwt.SigningMethodHS256)
 	if err != nil {
 		return 0, err
@@ -371,10 +373,7 @@ func (g *Gateway) recordingReady(r *http.Request, c callback.Claims) (int, error
 		Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}},
 		Body:   []byte(url.Values{"signed_parameters": {resigned}}.Encode()),
 	}
-	if err := g.enqueue(callback.KindRecordingReady, req); err != nil {
-		return 0, err
-	}
-	return http.StatusAccepted, nil
+	return g.deliverOnce(ctx, callback.KindRecordingReady, rr.RecordID+"|"+c.Target, req, http.StatusAccepted)
 }
 
 // analyticsCallback relays an analytics callback: POST JSON with
@@ -412,15 +411,6 @@ func (g *Gateway) analyticsCallback(r *http.Request, c callback.Claims) (int, er
 		sum := sha256.Sum256(body)
 		key = hex.EncodeToString(sum[:])
 	}
-	ctx := r.Context()
-	first, err := g.once(ctx, "analytics|"+key+"|"+c.Target)
-	if err != nil {
-		return 0, err
-	}
-	if !first {
-		g.cfg.Metrics.Callback(callback.KindAnalytics, "duplicate")
-		return http.StatusOK, nil
-	}
 	resigned, err := callback.Resign(claims, g.cfg.Secret, jwt.SigningMethodHS512)
 	if err != nil {
 		return 0, err
@@ -435,10 +425,8 @@ func (g *Gateway) analyticsCallback(r *http.Request, c callback.Claims) (int, er
 	if ua := r.Header.Get("User-Agent"); ua != "" {
 		h.Set("User-Agent", ua)
 	}
-	if err := g.enqueue(callback.KindAnalytics, callback.Request{Method: http.MethodPost, URL: c.Target, Header: h, Body: body}); err != nil {
-		return 0, err
-	}
-	return http.StatusAccepted, nil
+	req := callback.Request{Method: http.MethodPost, URL: c.Target, Header: h, Body: body}
+	return g.deliverOnce(r.Context(), callback.KindAnalytics, key+"|"+c.Target, req, http.StatusAccepted)
 }
 
 // meetingEnded handles the meetingEndedURL relay: the server calls it (a
@@ -467,18 +455,7 @@ func (g *Gateway) meetingEnded(r *http.Request, c callback.Claims) (int, error) 
 	if c.Target == "" {
 		return http.StatusOK, nil
 	}
-	first, err := g.once(ctx, "ended|"+c.ID)
-	if err != nil {
-		return 0, err
-	}
-	if !first {
-		g.cfg.Metrics.Callback(callback.KindEnded, "duplicate")
-		return http.StatusOK, nil
-	}
-	if err := g.enqueue(callback.KindEnded, callback.Request{Method: http.MethodGet, URL: c.Target}); err != nil {
-		return 0, err
-	}
-	return http.StatusOK, nil
+	return g.deliverOnce(ctx, callback.KindEnded, c.ID, callback.Request{Method: http.MethodGet, URL: c.Target}, http.StatusOK)
 }
 
 // once reports whether key is seen for the first time. If the store
@@ -497,15 +474,34 @@ func (g *Gateway) once(ctx context.Context, key string) (bool, error) {
 	return first, nil
 }
 
-// enqueue delivers req in the background, with retries, bounded by
-// Relay.MaxPending deliveries in flight.
-func (g *Gateway) enqueue(kind string, req callback.Request) error {
+// deliverOnce delivers req in the background, with retries, unless a
+// callback with the same kind and key was delivered before (by this or
+// another instance); it returns ok (or 200 for a repeat) to answer the
+// server with. At most Relay.MaxPending deliveries are in flight per
+// instance; beyond that the server is answered 503 and nothing is
+// recorded, so a server that retries can succeed later.
+func (g *Gateway) deliverOnce(ctx context.Context, kind, key string, req callback.Request, ok int) (int, error) {
 	rs := g.relay()
 	select {
 	case rs.pending <- struct{}{}:
 	default:
-		return refuse(http.StatusServiceUnavailable, "too many callbacks in flight", nil)
+		return 0, refuse(http.StatusServiceUnavailable, "too many callbacks in flight", nil)
 	}
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			<-rs.pending
+		}
+	}()
+	first, err := g.once(ctx, kind+"|"+key)
+	if err != nil {
+		return 0, err
+	}
+	if !first {
+		g.cfg.Metrics.Callback(kind, "duplicate")
+		return http.StatusOK, nil
+	}
+	handedOff = true
 	g.goBackground(func(ctx context.Context) {
 		defer func() { <-rs.pending }()
 		n, err := rs.deliver.Deliver(ctx, req)
@@ -523,5 +519,5 @@ func (g *Gateway) enqueue(kind string, req callback.Request) error {
 			g.log.Warn("callback delivery failed", "kind", kind, "attempts", n, "err", err)
 		}
 	})
-	return nil
+	return ok, nil
 }

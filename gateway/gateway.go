@@ -288,7 +288,7 @@ func (g *Gateway) renderError(x *exchange, err error) {
 		x.fail(bbb.ErrNoServerAvailable)
 		return
 	case errors.Is(err, tinyscale.ErrStoreUnavailable):
-		g.cfg.Metrics.StoreError(x.call)
+		g.cfg.Metrics.StoreError("request")
 		g.log.Error("store unavailable", "call", x.call, "err", err)
 		x.fail(bbb.ErrServerUnavailable)
 		return

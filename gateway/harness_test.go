@@ -41,7 +41,7 @@ type harness struct {
 	bbbs   []*fakebbb.Server
 	hts    []*httptest.Server // the fake servers' listeners
 	ids    []string           // server IDs, bbb1..bbbN, in the same order
-	urls   []string // fake servers' base URLs
+	urls   []string           // fake servers' base URLs
 	store  *bolt.Store
 	fleet  *fleet.Fleet
 	gw     *gateway.Gateway
@@ -50,6 +50,7 @@ type harness struct {
 	logs   *lockedBuffer
 	clock  *testClock
 	secret []string
+	cfg    gateway.Config
 }
 
 // harnessOptions tune newHarness.
@@ -204,22 +205,48 @@ func newHarness(t testing.TB, n int, opts ...harnessOption) *harness {
 	if o.config != nil {
 		o.config(&cfg)
 	}
+	h.cfg = cfg
+	h.gw, h.srv = h.startGateway(cfg)
+	t.Cleanup(h.checkLogs)
+	return h
+}
+
+// startGateway starts a gateway for cfg on httptest, mounted as
+// cmd/tinyscale mounts it: the API and the callback relay that the fake
+// servers call back. Cleanup closes both.
+func (h *harness) startGateway(cfg gateway.Config) (*gateway.Gateway, *httptest.Server) {
+	h.t.Helper()
 	gw, err := gateway.New(cfg)
 	if err != nil {
-		t.Fatalf("gateway.New: %v", err)
+		h.t.Fatalf("gateway.New: %v", err)
 	}
-	h.gw = gw
-	h.srv = httptest.NewServer(gw)
-	t.Cleanup(func() {
-		h.srv.Close()
+	mux := http.NewServeMux()
+	mux.Handle("/bigbluebutton/api", gw)
+	mux.Handle("/bigbluebutton/api/", gw)
+	mux.Handle("/tinyscale/callback/", gw.Callbacks())
+	srv := httptest.NewServer(mux)
+	h.t.Cleanup(func() {
+		srv.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := gw.Close(ctx); err != nil {
-			t.Errorf("gateway close: %v", err)
+			h.t.Errorf("gateway close: %v", err)
 		}
-		h.checkLogs()
 	})
-	return h
+	return gw, srv
+}
+
+// instance returns a harness for a second tinyscale instance: its own
+// gateway (own placement lock, lookups, negative cache and policy state)
+// on the same store, fleet and servers, as instances sharing a Redis
+// store are.
+func (h *harness) instance() *harness {
+	h.t.Helper()
+	cfg := h.cfg
+	cfg.Policy = &balancer.RoundRobin{}
+	o := *h
+	o.gw, o.srv = h.startGateway(cfg)
+	return &o
 }
 
 // checkLogs fails the test if a secret or checksum reached the logs.
@@ -275,7 +302,7 @@ func (h *harness) serverOf(meetingID string) int {
 	found := -1
 	for i, fb := range h.bbbs {
 		for _, m := range fb.Meetings() {
-			if m.MeetingID == meetingID {
+			if m.ID == meetingID {
 				if found >= 0 {
 					h.t.Errorf("meeting %q runs on %s and %s", meetingID, h.ids[found], h.ids[i])
 				}
@@ -284,6 +311,18 @@ func (h *harness) serverOf(meetingID string) int {
 		}
 	}
 	return found
+}
+
+// waitIdle waits until no fake server has callbacks in flight.
+func (h *harness) waitIdle() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, fb := range h.bbbs {
+		if err := fb.WaitIdle(ctx); err != nil {
+			h.t.Fatalf("%s: wait idle: %v", h.ids[i], err)
+		}
+	}
 }
 
 // index returns the index of the server with id, or -1.

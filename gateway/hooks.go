@@ -311,9 +311,8 @@ func (g *Gateway) SyncHooks(ctx context.Context) error {
 
 	// 1. List every server's hooks; note tinyscale's relay hooks on each.
 	type listing struct {
-		present map[string]bool   // server hook IDs
-		ours    map[string]string // tinyscale hook ID → server hook ID
-		orphans []string          // server hook IDs of relay hooks no longer stored
+		ours    map[string][]string // tinyscale hook ID → server hook IDs of its relay hooks
+		orphans []string            // server hook IDs of relay hooks no longer stored
 		err     error
 	}
 	lists := make([]listing, len(backends))
@@ -324,7 +323,7 @@ func (g *Gateway) SyncHooks(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			l := listing{present: map[string]bool{}, ours: map[string]string{}}
+			l := listing{ours: map[string][]string{}}
 			defer func() { lists[i] = l }()
 			body, err := g.get(ctx, b, bbb.CallHooksList, "", g.cfg.FanOutTimeout)
 			if err != nil {
@@ -337,7 +336,6 @@ func (g *Gateway) SyncHooks(ctx context.Context) error {
 				return
 			}
 			for _, e := range entries {
-				l.present[e.HookID] = true
 				kind, tok, ok := callback.ParseURL(e.CallbackURL)
 				if !ok || kind != callback.KindHook {
 					continue
@@ -350,7 +348,7 @@ func (g *Gateway) SyncHooks(ctx context.Context) error {
 					l.orphans = append(l.orphans, e.HookID)
 					continue
 				}
-				l.ours[c.HookID] = e.HookID
+				l.ours[c.HookID] = append(l.ours[c.HookID], e.HookID)
 				mu.Lock()
 				bases[c.HookID] = c.Base
 				mu.Unlock()
@@ -379,11 +377,26 @@ func (g *Gateway) SyncHooks(ctx context.Context) error {
 				}
 			}
 			for _, h := range hooks {
-				if id, ok := h.Backends[b.ID]; ok && l.present[id] {
-					continue
+				// Keep one relay hook per stored hook: the recorded one if
+				// the server still lists it with this hook's relay URL,
+				// else the first found; remove any others (they would
+				// deliver each event twice).
+				keep := h.Backends[b.ID]
+				if !slices.Contains(l.ours[h.ID], keep) {
+					keep = ""
 				}
-				if id, ok := l.ours[h.ID]; ok {
-					up[h.ID] = id
+				for _, id := range l.ours[h.ID] {
+					switch {
+					case keep == "":
+						keep = id
+						up[h.ID] = id
+					case id != keep:
+						if err := g.destroyBackendHook(ctx, b, id); err != nil {
+							berrs = append(berrs, err)
+						}
+					}
+				}
+				if keep != "" {
 					continue
 				}
 				base := g.hookBase(bases[h.ID])

@@ -25,8 +25,8 @@ import (
 
 // maxNegative bounds the negative cache. When it is full, expired entries
 // are swept; if it is still full (a flood of distinct unknown IDs), it is
-// emptied: forgetting only costs an extra fan-out.
-const maxNegative = 1 << 16
+// emptied: forgetting only costs an extra fan-out. A variable for tests.
+var maxNegative = 1 << 16
 
 // discovered is a meeting found on a server by a lookup fan-out.
 type discovered struct {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,7 +30,14 @@ var (
 	errNoDocument = bbb.NewError("validationError", "You must provide a document in the request body")
 	// errUnknownMeeting marks a meeting that runs on no reachable server.
 	errUnknownMeeting = errors.New("meeting runs on no reachable server")
+	// errBackendChecksum marks a server that rejected tinyscale's own
+	// checksum: its secret or algorithm is configured wrongly in tinyscale.
+	// Clients get serverUnavailable, never checksumError, which would
+	// blame their own secret.
+	errBackendChecksum = errors.New("server rejected tinyscale's checksum; check its secret and algorithm")
 )
+
+const keyChecksumError = "checksumError"
 
 // notRunningXML is isMeetingRunning's answer for a meeting that does not run.
 const notRunningXML = "<response><returncode>SUCCESS</returncode><running>false</running></response>"
@@ -37,11 +45,15 @@ const notRunningXML = "<response><returncode>SUCCESS</returncode><running>false<
 // create forwards a create to the server that holds the meeting, or places
 // it (see place.go). The client's parameters are forwarded byte for byte
 // (callback URLs swapped by rewriteCreate), an XML body with its
-// Content-Type. If a newly placed meeting's server refuses the connection,
-// the create is placed once more on another server; if it fails otherwise
-// (timeout, 5xx, a malformed or FAILED answer), the claim is released and
-// the client gets the server's FAILED answer or serverUnavailable, and the
-// next create places the meeting again.
+// Content-Type.
+//
+// If the server of a newly placed meeting provably did not create it (the
+// connection was refused, or it rejected tinyscale's checksum), the create
+// is placed once more on another server. Any other failure (timeout, 5xx,
+// a malformed answer) releases the claim and answers serverUnavailable;
+// the next create places the meeting again. Retrying those elsewhere
+// could leave the meeting on two servers, since the first may have
+// created it after all (a later create then finds it by lookup).
 func (g *Gateway) create(ctx context.Context, x *exchange) error {
 	id := x.req.Params.Get(bbb.ParamMeetingID)
 	if e := bbb.ValidateMeetingID(id); e != nil {
@@ -64,31 +76,40 @@ func (g *Gateway) create(ctx context.Context, x *exchange) error {
 		}
 		x.server = b.ID
 		a, err := g.sendCreate(ctx, x, q, b)
-		if err != nil {
-			if claimed {
-				g.release(ctx, id, b.ID)
-			}
-			if claimed && !retried && notSent(err) {
-				g.log.Warn("server refused create; placing elsewhere", "meetingID", id, "server", b.ID, "err", err)
-				m, claimed, err = g.place(ctx, id, q, "", b.ID)
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			g.log.Warn("create failed", "meetingID", id, "server", b.ID, "err", err)
-			return bbb.ErrServerUnavailable
+		if err == nil {
+			g.finishCreate(ctx, x, m, claimed, b, a)
+			return nil
 		}
-		return g.finishCreate(ctx, x, m, claimed, b, a)
+		if claimed {
+			g.release(ctx, id, b.ID)
+		}
+		if claimed && !retried && (notSent(err) || errors.Is(err, errBackendChecksum)) {
+			g.log.Warn("server did not take create; placing elsewhere", "meetingID", id, "server", b.ID, "err", err)
+			m, claimed, err = g.place(ctx, id, q, "", b.ID)
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		g.log.Warn("create failed", "meetingID", id, "server", b.ID, "err", err)
+		return bbb.ErrServerUnavailable
 	}
 }
 
-// sendCreate forwards a create to b and returns its answer. A network
-// error, a 5xx and any status but 200 are errors.
-func (g *Gateway) sendCreate(ctx context.Context, x *exchange, q bbb.Query, b *fleet.Backend) (*answer, error) {
+// createAnswer is a server's answer to a create.
+type createAnswer struct {
+	*answer
+	entry  bbb.MeetingEntry
+	status bbb.Status
+}
+
+// sendCreate forwards a create to b and returns its parsed answer. A
+// network error, any HTTP status but 200, a body that is not a BBB answer
+// and a checksumError (errBackendChecksum) are errors.
+func (g *Gateway) sendCreate(ctx context.Context, x *exchange, q bbb.Query, b *fleet.Backend) (createAnswer, error) {
 	query, err := g.rewriteCreate(ctx, x, q, b)
 	if err != nil {
-		return nil, fmt.Errorf("rewrite create: %w", err)
+		return createAnswer{}, fmt.Errorf("rewrite create: %w", err)
 	}
 	method, contentType, body := http.MethodGet, "", []byte(nil)
 	if len(x.req.Body) > 0 {
@@ -96,36 +117,33 @@ func (g *Gateway) sendCreate(ctx context.Context, x *exchange, q bbb.Query, b *f
 	}
 	a, err := g.send(ctx, b, method, bbb.CallCreate, query, contentType, body)
 	if err != nil {
-		return nil, err
+		return createAnswer{}, err
 	}
 	if a.status != http.StatusOK {
-		return nil, fmt.Errorf("create on %s: HTTP status %d", b.ID, a.status)
+		return createAnswer{}, fmt.Errorf("create on %s: HTTP status %d", b.ID, a.status)
 	}
-	return a, nil
+	e, st, err := bbb.ParseMeetingInfo(a.body)
+	if err != nil {
+		return createAnswer{}, fmt.Errorf("create on %s: %w", b.ID, err)
+	}
+	if st.MessageKey == keyChecksumError {
+		return createAnswer{}, fmt.Errorf("create on %s: %w", b.ID, errBackendChecksum)
+	}
+	return createAnswer{answer: a, entry: e, status: st}, nil
 }
 
 // finishCreate records what the server answered and relays it.
-func (g *Gateway) finishCreate(ctx context.Context, x *exchange, m tinyscale.Meeting, claimed bool, b *fleet.Backend, a *answer) error {
-	id := m.ID
-	e, st, err := bbb.ParseMeetingInfo(a.body)
-	if err != nil {
-		if claimed {
-			g.release(ctx, id, b.ID)
-		}
-		g.log.Warn("malformed create answer", "meetingID", id, "server", b.ID, "err", err)
-		return bbb.ErrServerUnavailable
-	}
-	g.clearNegative(id)
+func (g *Gateway) finishCreate(ctx context.Context, x *exchange, m tinyscale.Meeting, claimed bool, b *fleet.Backend, a createAnswer) {
+	g.clearNegative(m.ID)
 	switch {
-	case st.OK():
-		g.recordCreated(ctx, m, b, e)
-	case claimed && st.MessageKey != "idNotUnique":
+	case a.status.OK():
+		g.recordCreated(ctx, m, b, a.entry)
+	case claimed && a.status.MessageKey != "idNotUnique":
 		// The server did not create the meeting (validation error and the
 		// like): give the ID back so that the next create places it anew.
-		g.release(ctx, id, b.ID)
+		g.release(ctx, m.ID, b.ID)
 	}
-	x.relay(a)
-	return nil
+	x.relay(a.answer)
 }
 
 // recordCreated stores the internalMeetingID a successful create answered.
@@ -135,8 +153,12 @@ func (g *Gateway) recordCreated(ctx context.Context, m tinyscale.Meeting, b *fle
 	if e.InternalID == "" || (e.MeetingID != "" && e.MeetingID != m.ID) {
 		return
 	}
-	if m.InternalID == e.InternalID && m.ServerID == b.ID {
-		return
+	// Concurrent creates of one meeting all get the same answer: write once.
+	if cur, err := g.cfg.Store.Meeting(ctx, m.ID); err == nil && cur.ServerID == b.ID {
+		if cur.InternalID == e.InternalID {
+			return
+		}
+		m = cur
 	}
 	nm := m
 	nm.ServerID, nm.InternalID = b.ID, e.InternalID
@@ -272,8 +294,10 @@ func escapeErrors(b []byte) string {
 // meeting in its map afterwards: BBB ends a meeting asynchronously and
 // keeps it as "forcibly ended" for a while, so a create right after an end
 // must reach the same server (which applies its own re-create rules)
-// rather than be placed on another one. The map entry is dropped when the
-// poller sees that the server no longer has the meeting.
+// rather than be placed on another one while the old one still ends. The
+// map entry is dropped when the server reports the meeting ended (the
+// meetingEndedURL relay) or no longer has it; should that report arrive
+// after a re-create, the next call finds the meeting again by lookup.
 func (g *Gateway) end(ctx context.Context, x *exchange) error {
 	return g.byMeeting(ctx, x)
 }
@@ -462,11 +486,24 @@ func (g *Gateway) forward(ctx context.Context, x *exchange, b *fleet.Backend, tr
 		g.log.Warn("server failed", "call", x.call, "meetingID", x.meetingID, "server", b.ID, "status", a.status)
 		return unreachable()
 	}
+	if backendChecksumError(a) {
+		g.log.Error("server rejected request", "call", x.call, "server", b.ID, "err", errBackendChecksum)
+		return bbb.ErrServerUnavailable
+	}
 	if transform != nil && a.status == http.StatusOK {
 		a.body = transform(a.body)
 	}
 	x.relay(a)
 	return nil
+}
+
+// backendChecksumError reports whether a is a checksumError answer.
+func backendChecksumError(a *answer) bool {
+	if !bytes.Contains(a.body, []byte(keyChecksumError)) {
+		return false
+	}
+	st, err := bbb.ParseStatus(a.body)
+	return err == nil && st.MessageKey == keyChecksumError
 }
 
 // relay writes a server's answer to the client: its status, body and the

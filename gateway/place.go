@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 
 	"github.com/tinyscale/tinyscale"
 	"github.com/tinyscale/tinyscale/balancer"
 	"github.com/tinyscale/tinyscale/bbb"
+	"github.com/tinyscale/tinyscale/fleet"
 )
 
 // Placement of new meetings.
@@ -34,7 +36,7 @@ func (g *Gateway) createTarget(ctx context.Context, id string, q bbb.Query) (m t
 	m, err = g.cfg.Store.Meeting(ctx, id)
 	switch {
 	case err == nil:
-		if _, ok := g.routable(m); ok {
+		if b, ok := g.routable(m); ok && (b.State != tinyscale.StateDisabled || g.runsOn(ctx, b, id)) {
 			return m, false, nil
 		}
 		return g.failover(ctx, id, q, m.ServerID)
@@ -55,6 +57,19 @@ func (g *Gateway) createTarget(ctx context.Context, id string, q bbb.Query) (m t
 		return m, ok, err
 	}
 	return g.place(ctx, id, q, "", "")
+}
+
+// runsOn reports whether b still holds the meeting with id (a
+// getMeetingInfo SUCCESS for exactly that ID). A create for a meeting on a
+// disabled server goes there only while the meeting still runs: a
+// disabled server drains, it takes no meeting anew.
+func (g *Gateway) runsOn(ctx context.Context, b *fleet.Backend, id string) bool {
+	body, err := g.get(ctx, b, bbb.CallGetMeetingInfo, bbb.ParamMeetingID+"="+url.QueryEscape(id), g.cfg.FanOutTimeout)
+	if err != nil {
+		return false
+	}
+	e, st, err := bbb.ParseMeetingInfo(body)
+	return err == nil && st.OK() && e.MeetingID == id
 }
 
 // failover handles a create for a meeting stored on a server that is no

@@ -68,10 +68,15 @@ const (
 // "/bigbluebutton/api/": "http://host:3005", ".../bigbluebutton/api" and
 // ".../bigbluebutton/api/" all give "http://host:3005/bigbluebutton/api/";
 // any other path is kept as a prefix ("https://h/bbb" gives
-// "https://h/bbb/bigbluebutton/api/"). Only http and https are accepted,
-// and no query or fragment.
+// "https://h/bbb/bigbluebutton/api/"). Without a scheme, http is assumed
+// ("localhost:3005"). Only http and https are accepted, and no query or
+// fragment.
 func NormalizeURL(raw string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
+	s := strings.TrimSpace(raw)
+	if s != "" && !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
 	if err != nil {
 		return "", fmt.Errorf("url %q: %w", raw, err)
 	}

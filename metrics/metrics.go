@@ -9,6 +9,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// CallbackKinds are the kinds of callback relayed, as used in the "kind"
+// label of tinyscale_callback_deliveries_total.
+var CallbackKinds = []string{"recording-ready", "analytics", "meeting-ended", "webhook"}
+
+// StoreOps are the values of the "op" label of tinyscale_store_errors_total:
+// what was being done when the store failed.
+var StoreOps = []string{"request", "poll", "callback", "admin"}
+
 // Metrics holds the event metrics that handlers, the poller and the callback
 // relay update. Per-server gauges (up, state, meetings, participants, load)
 // are collected from the fleet snapshot by a separate collector.
@@ -67,6 +75,16 @@ func New(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}),
 	}
+	// Series that may stay at zero for a long time are created up front, so
+	// dashboards and alerts see them from the start.
+	for _, kind := range CallbackKinds {
+		for _, result := range []string{"ok", "failed", "rejected"} {
+			m.callbacks.WithLabelValues(kind, result)
+		}
+	}
+	for _, op := range StoreOps {
+		m.storeErrors.WithLabelValues(op)
+	}
 	if reg != nil {
 		reg.MustRegister(m.requests, m.requestDuration, m.backendRequests, m.backendDuration,
 			m.placements, m.callbacks, m.storeErrors, m.polls, m.pollDuration)
@@ -115,7 +133,7 @@ func (m *Metrics) Callback(kind, result string) {
 	m.callbacks.WithLabelValues(kind, result).Inc()
 }
 
-// StoreError records a failed store operation.
+// StoreError records a failed store operation; op is one of StoreOps.
 func (m *Metrics) StoreError(op string) {
 	if m == nil {
 		return

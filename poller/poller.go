@@ -245,12 +245,21 @@ func (p *Poller) Run(ctx context.Context) error {
 	}
 }
 
-// result is the outcome of polling one server.
+// result is the outcome of polling one server. It keeps only what the
+// round needs from the answer, so that each answer's body can be
+// collected as soon as it is decoded rather than at the end of the round.
 type result struct {
-	b       *fleet.Backend
-	entries []bbb.MeetingEntry
-	err     error
-	health  tinyscale.Health
+	b            *fleet.Backend
+	err          error
+	meetings     []listed
+	participants int
+}
+
+// listed is one meeting a server listed.
+type listed struct {
+	id         string
+	internalID string
+	createTime int64 // Unix ms, 0 if unknown
 }
 
 // PollOnce runs one round over every server of the fleet, whatever the
@@ -292,9 +301,8 @@ dispatch:
 	hs := make([]tinyscale.Health, len(results))
 	for i := range results {
 		r := &results[i]
-		r.health = nextHealth(r.b.Health, r.entries, r.err, now, s.downAfter, s.upAfter, r.b.Secret)
-		hs[i] = r.health
-		logChange(s.log, r.b, r.health)
+		hs[i] = nextHealth(r.b.Health, len(r.meetings), r.participants, r.err, now, s.downAfter, s.upAfter, r.b.Secret)
+		logChange(s.log, r.b, hs[i])
 	}
 	var errs []error
 	if err := s.store.PutHealth(ctx, hs...); err != nil {
@@ -324,28 +332,34 @@ func (p *Poller) pollServer(ctx context.Context, s settings, b *fleet.Backend, s
 	tctx, cancel := context.WithTimeout(ctx, s.timeout)
 	body, err := fetch(tctx, b)
 	cancel()
-	var entries []bbb.MeetingEntry
+	r := result{b: b, err: err}
 	if err == nil {
 		select {
 		case slots <- struct{}{}:
-			entries, err = parse(b, body)
+			var entries []bbb.MeetingEntry
+			entries, r.err = parse(b, body)
 			<-slots
+			r.meetings = make([]listed, len(entries))
+			for i, e := range entries {
+				r.meetings[i] = listed{id: e.MeetingID, internalID: e.InternalID, createTime: e.CreateTime}
+				r.participants += e.Participants
+			}
 		case <-ctx.Done():
-			err = ctx.Err()
+			r.err = ctx.Err()
 		}
 	}
-	s.metrics.Poll(b.ID, err)
-	if err != nil {
-		s.log.Debug("poll failed", "server", b.ID, "err", scrub(err.Error(), b.Secret))
+	s.metrics.Poll(b.ID, r.err)
+	if r.err != nil {
+		s.log.Debug("poll failed", "server", b.ID, "err", scrub(r.err.Error(), b.Secret))
 	}
-	return result{b: b, entries: entries, err: err}
+	return r
 }
 
 // nextHealth computes a server's health after one poll: the counts from a
 // good poll (the previous ones after a failed poll), the run lengths of
 // good and failed polls, and Up with hysteresis. A server never polled
 // (prev.CheckedAt zero) counts as up before the poll.
-func nextHealth(prev tinyscale.Health, entries []bbb.MeetingEntry, pollErr error, now time.Time, downAfter, upAfter int, secret string) tinyscale.Health {
+func nextHealth(prev tinyscale.Health, meetings, participants int, pollErr error, now time.Time, downAfter, upAfter int, secret string) tinyscale.Health {
 	h := prev
 	h.CheckedAt = now
 	wasUp := prev.Up || prev.CheckedAt.IsZero()
@@ -360,10 +374,7 @@ func nextHealth(prev tinyscale.Health, entries []bbb.MeetingEntry, pollErr error
 	h.Fails = 0
 	h.LastError = ""
 	h.Up = wasUp || h.Successes >= upAfter
-	h.Meetings, h.Participants = len(entries), 0
-	for _, e := range entries {
-		h.Participants += e.Participants
-	}
+	h.Meetings, h.Participants = meetings, participants
 	return h
 }
 

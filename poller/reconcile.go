@@ -30,9 +30,9 @@ func (p *Poller) reconcile(ctx context.Context, s settings, results []result, no
 		if r.err != nil {
 			continue
 		}
-		ids := make(map[string]struct{}, len(r.entries))
-		for _, e := range r.entries {
-			ids[e.MeetingID] = struct{}{}
+		ids := make(map[string]struct{}, len(r.meetings))
+		for _, m := range r.meetings {
+			ids[m.id] = struct{}{}
 		}
 		listed[r.b.ID] = ids
 	}
@@ -68,22 +68,22 @@ func (p *Poller) reconcile(ctx context.Context, s settings, results []result, no
 		if r.err != nil {
 			continue
 		}
-		for _, e := range r.entries {
-			if e.MeetingID == "" {
+		for _, l := range r.meetings {
+			if l.id == "" {
 				continue
 			}
-			if sid, ok := owner[e.MeetingID]; ok {
+			if sid, ok := owner[l.id]; ok {
 				if sid != r.b.ID {
 					s.log.Debug("meeting listed by a server other than its mapped one; left alone",
-						"meeting", e.MeetingID, "listedBy", r.b.ID, "mappedTo", sid)
+						"meeting", l.id, "listedBy", r.b.ID, "mappedTo", sid)
 				}
 				continue
 			}
 			m := tinyscale.Meeting{
-				ID:         e.MeetingID,
+				ID:         l.id,
 				ServerID:   r.b.ID,
-				InternalID: e.InternalID,
-				CreatedAt:  learnedAt(e.CreateTime, now),
+				InternalID: l.internalID,
+				CreatedAt:  learnedAt(l.createTime, now),
 			}
 			got, ok, err := s.store.ClaimMeeting(ctx, m, "")
 			if err != nil {
@@ -94,10 +94,10 @@ func (p *Poller) reconcile(ctx context.Context, s settings, results []result, no
 				}
 				continue
 			}
-			owner[e.MeetingID] = got.ServerID
+			owner[l.id] = got.ServerID
 			if !ok {
 				s.log.Debug("meeting claimed elsewhere while learning; left alone",
-					"meeting", e.MeetingID, "listedBy", r.b.ID, "mappedTo", got.ServerID)
+					"meeting", l.id, "listedBy", r.b.ID, "mappedTo", got.ServerID)
 				continue
 			}
 			learned++

@@ -117,16 +117,15 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// openStore opens the bolt file or the redis URL named by spec.
-func openStore(ctx context.Context, spec string) (tinyscale.Store, error) {
-	for _, p := range []string{"redis://", "rediss://", "redis+sentinel://"} {
-		if strings.HasPrefix(spec, p) {
-			s, err := redis.Open(ctx, spec)
-			if err != nil {
-				return nil, fmt.Errorf("TINYSCALE_STORE: %w", err)
-			}
-			return s, nil
+// openStore opens the bolt file or the Redis URL named by spec.
+func openStore(ctx context.Context, spec string, log *slog.Logger) (tinyscale.Store, error) {
+	if redis.IsURL(spec) {
+		redis.SetLogger(log)
+		s, err := redis.Open(ctx, spec)
+		if err != nil {
+			return nil, fmt.Errorf("TINYSCALE_STORE: %w", err)
 		}
+		return s, nil
 	}
 	s, err := bolt.Open(spec)
 	if err != nil {
@@ -149,7 +148,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	log := m.Logger
 
-	store, err := openStore(ctx, cfg.Store)
+	store, err := openStore(ctx, cfg.Store, log)
 	if err != nil {
 		return err
 	}
@@ -264,7 +263,7 @@ func (m *Main) Run(ctx context.Context) error {
 }
 
 func storeKind(spec string) string {
-	if strings.HasPrefix(spec, "redis") {
+	if redis.IsURL(spec) {
 		return "redis"
 	}
 	return "bolt " + spec

@@ -20,6 +20,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,10 +52,14 @@ func Start(tb testing.TB) string {
 // Server is a redis-server process owned by one test. Its methods must be
 // called from the test's goroutine (they may call tb.Fatal).
 type Server struct {
-	tb   testing.TB
-	bin  string
-	dir  string
-	port int
+	tb         testing.TB
+	bin        string
+	dir        string
+	port       int
+	appendOnly bool
+	// sentinel, if set, runs the process as a Sentinel monitoring this
+	// master under the given name.
+	sentinel *sentinelConfig
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -62,29 +67,48 @@ type Server struct {
 	log  *lockedBuffer
 }
 
+// Option configures StartServer.
+type Option func(*Server)
+
+// AppendOnly turns on the append-only file with appendfsync always, so that
+// data survives Stop, Kill and Restart. Without it the server keeps nothing
+// across a restart.
+func AppendOnly() Option {
+	return func(s *Server) { s.appendOnly = true }
+}
+
 // StartServer starts a redis-server on a free 127.0.0.1 port, in a
-// temporary directory, with RDB snapshots and the AOF disabled, and waits
-// until it answers PING. The process is killed in tb's Cleanup. It ignores
-// TINYSCALE_TEST_REDIS_URL: tests that stop or restart Redis use it.
-func StartServer(tb testing.TB) *Server {
+// temporary directory, with RDB snapshots and (unless AppendOnly is given)
+// the AOF disabled, and waits until it answers PING. The process is killed
+// in tb's Cleanup. It ignores TINYSCALE_TEST_REDIS_URL: tests that stop or
+// restart Redis use it.
+func StartServer(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
 	bin := lookPath(tb)
 	s := &Server{tb: tb, bin: bin, dir: tb.TempDir()}
-	tb.Cleanup(s.kill)
+	for _, o := range opts {
+		o(s)
+	}
+	s.launch("redis-server")
+	return s
+}
 
+// launch starts s on a free port, registering its Cleanup first.
+func (s *Server) launch(what string) {
+	s.tb.Helper()
+	s.tb.Cleanup(s.kill)
 	var lastErr error
 	for range 5 { // the free port may be taken between probing and binding
 		port, err := freePort()
 		if err != nil {
-			tb.Fatalf("redistest: find free port: %v", err)
+			s.tb.Fatalf("redistest: find free port: %v", err)
 		}
 		s.port = port
 		if lastErr = s.start(); lastErr == nil {
-			return s
+			return
 		}
 	}
-	tb.Fatalf("redistest: start redis-server: %v", lastErr)
-	return nil
+	s.tb.Fatalf("redistest: start %s: %v", what, lastErr)
 }
 
 // lookPath finds redis-server, skipping or failing the test if it is missing.
@@ -101,8 +125,12 @@ func lookPath(tb testing.TB) string {
 	return ""
 }
 
-// URL returns the server's redis:// URL (database 0).
+// URL returns the server's redis:// URL (database 0), or for a Sentinel
+// its redis+sentinel:// URL naming the monitored master (database 0).
 func (s *Server) URL() string {
+	if s.sentinel != nil {
+		return "redis+sentinel://" + s.Addr() + "/" + s.sentinel.masterName + "/0"
+	}
 	return "redis://" + s.Addr() + "/0"
 }
 
@@ -125,7 +153,7 @@ func (s *Server) Kill() {
 }
 
 // Restart starts the server again on the same port after Stop or Kill (or
-// stops it first if it is running). Data is not kept: persistence is off.
+// stops it first if it is running). Data is kept only with AppendOnly.
 func (s *Server) Restart() {
 	s.tb.Helper()
 	s.signal(syscall.SIGTERM)
@@ -145,15 +173,11 @@ func (s *Server) Restart() {
 // start launches redis-server on s.port and waits for PING.
 func (s *Server) start() error {
 	log := &lockedBuffer{}
-	cmd := exec.Command(s.bin,
-		"--port", strconv.Itoa(s.port),
-		"--bind", "127.0.0.1",
-		"--save", "",
-		"--appendonly", "no",
-		"--dir", s.dir,
-		"--daemonize", "no",
-		"--logfile", "",
-	)
+	args, err := s.args()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir
 	cmd.Stdout = log
 	cmd.Stderr = log
@@ -189,6 +213,51 @@ func (s *Server) start() error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// args returns the redis-server command line for s.
+func (s *Server) args() ([]string, error) {
+	if s.sentinel != nil {
+		// Sentinel needs a writable config file; it rewrites it.
+		conf := filepath.Join(s.dir, "sentinel.conf")
+		body := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s 127.0.0.1 %d 1\nsentinel down-after-milliseconds %s 60000\n",
+			s.port, s.dir, s.sentinel.masterName, s.sentinel.masterPort, s.sentinel.masterName)
+		if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+			return nil, fmt.Errorf("write sentinel config: %w", err)
+		}
+		return []string{conf, "--sentinel", "--daemonize", "no", "--logfile", ""}, nil
+	}
+	args := []string{
+		"--port", strconv.Itoa(s.port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--dir", s.dir,
+		"--daemonize", "no",
+		"--logfile", "",
+	}
+	if s.appendOnly {
+		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+	} else {
+		args = append(args, "--appendonly", "no")
+	}
+	return args, nil
+}
+
+type sentinelConfig struct {
+	masterName string
+	masterPort int
+}
+
+// StartSentinel starts a Redis Sentinel on a free 127.0.0.1 port that
+// monitors master under masterName (quorum 1, no automatic failover within
+// a test's lifetime), and returns its handle. Use its Addr in a
+// redis+sentinel:// URL. It needs a local redis-server like StartServer.
+func StartSentinel(tb testing.TB, master *Server, masterName string) *Server {
+	tb.Helper()
+	bin := lookPath(tb)
+	s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), sentinel: &sentinelConfig{masterName: masterName, masterPort: master.port}}
+	s.launch("redis sentinel")
+	return s
 }
 
 // signal sends sig to the running process, if any, and waits for it to exit.

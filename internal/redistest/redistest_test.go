@@ -1,10 +1,13 @@
 package redistest
 
 import (
+	"bufio"
+	"net"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestServer_StopRestartKill(t *testing.T) {
@@ -33,6 +36,63 @@ func TestServer_StopRestartKill(t *testing.T) {
 			err := ping(s.Addr())
 			if gotUp := err == nil; gotUp != st.wantUp {
 				t.Errorf("server up: got %v (ping error %v), want %v", gotUp, err, st.wantUp)
+			}
+		})
+	}
+}
+
+// set writes key=value with an inline command and checks the reply.
+func set(t *testing.T, addr, key, value string) {
+	t.Helper()
+	if got := command(t, addr, "SET "+key+" "+value); got != "+OK" {
+		t.Fatalf("SET %s: got %q, want +OK", key, got)
+	}
+}
+
+// command sends one inline command and returns the first reply line.
+func command(t *testing.T, addr, cmd string) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte(cmd + "\r\n")); err != nil {
+		t.Fatalf("write %q: %v", cmd, err)
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("read reply to %q: %v", cmd, err)
+	}
+	return strings.TrimSpace(line)
+}
+
+func TestServer_Persistence(t *testing.T) {
+	tests := []struct {
+		name    string
+		opts    []Option
+		down    func(*Server)
+		wantGet string // first reply line of GET k after Restart
+	}{
+		{name: "default_forgets_on_restart", down: (*Server).Stop, wantGet: "$-1"},
+		{name: "append_only_keeps_after_stop", opts: []Option{AppendOnly()}, down: (*Server).Stop, wantGet: "$1"},
+		{name: "append_only_keeps_after_kill", opts: []Option{AppendOnly()}, down: (*Server).Kill, wantGet: "$1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := StartServer(t, tt.opts...)
+			set(t, s.Addr(), "k", "v")
+			tt.down(s)
+			s.Restart()
+			reply := command(t, s.Addr(), "GET k")
+			if strings.HasPrefix(reply, "_") { // RESP3 null, not used by inline commands
+				reply = "$-1"
+			}
+			if reply != tt.wantGet {
+				t.Errorf("GET k after restart: got %q, want %q", reply, tt.wantGet)
 			}
 		})
 	}
@@ -110,5 +170,36 @@ func TestLookPath_missingBinary(t *testing.T) {
 				t.Errorf("message: got %q, want it to explain that redis-server is missing", f.msg)
 			}
 		})
+	}
+}
+
+func TestStartSentinel(t *testing.T) {
+	master := StartServer(t)
+	sen := StartSentinel(t, master, "mymaster")
+	if got, want := sen.URL(), "redis+sentinel://"+sen.Addr()+"/mymaster/0"; got != want {
+		t.Errorf("URL: got %q, want %q", got, want)
+	}
+	c, err := net.DialTimeout("tcp", sen.Addr(), 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial sentinel: %v", err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("SENTINEL get-master-addr-by-name mymaster\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(c)
+	var lines []string
+	for range 5 { // *2, $9, 127.0.0.1, $N, port
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("read reply: %v", err)
+		}
+		lines = append(lines, strings.TrimSpace(line))
+	}
+	if got, want := lines[2]+":"+lines[4], master.Addr(); got != want {
+		t.Errorf("master address from sentinel: got %q, want %q", got, want)
 	}
 }

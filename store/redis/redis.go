@@ -29,7 +29,9 @@
 // so while Redis is unreachable every call fails within about a second with
 // an error wrapping tinyscale.ErrStoreUnavailable instead of hanging. Calls
 // succeed again by themselves once Redis is back; nothing has to be
-// restarted.
+// restarted. A call whose context is canceled returns an error wrapping
+// context.Canceled, not ErrStoreUnavailable. The go-redis library logs
+// refused dials on its own logger; see SetLogger.
 //
 // # Persistence
 //
@@ -228,8 +230,12 @@ func invalid(op, what string) error {
 
 // unavailable wraps a Redis client error: every failure to talk to Redis
 // (refused, timeout, closed client, failover in progress, ...) is reported
-// as a temporary outage. Context errors stay visible through errors.Is.
+// as a temporary outage, except a canceled context: the caller gave up,
+// Redis did not fail. Context errors stay visible through errors.Is.
 func unavailable(op string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("redis store: %s: %w", op, err)
+	}
 	return fmt.Errorf("redis store: %s: %w: %w", op, tinyscale.ErrStoreUnavailable, err)
 }
 

@@ -192,3 +192,18 @@ func sentinelAddr(hp string) (string, error) {
 	}
 	return net.JoinHostPort(host, port), nil
 }
+
+// IsURL reports whether s starts with one of the schemes Open accepts
+// (redis, rediss, unix, redis+sentinel, rediss+sentinel, any case), so a
+// caller can tell a Redis URL from a bolt file path.
+func IsURL(s string) bool {
+	scheme, _, ok := strings.Cut(s, "://")
+	if !ok {
+		return false
+	}
+	switch strings.ToLower(scheme) {
+	case schemeRedis, schemeRedisTLS, schemeUnix, schemeSentinel, schemeSentinelTLS:
+		return true
+	}
+	return false
+}

@@ -892,6 +892,9 @@ func (s suite) context() []testCase {
 			if !errors.Is(err, context.Canceled) {
 				t.Errorf("Meeting(canceled ctx): got %v, want an error wrapping context.Canceled", err)
 			}
+			if errors.Is(err, tinyscale.ErrStoreUnavailable) {
+				t.Errorf("Meeting(canceled ctx): got %v, want no ErrStoreUnavailable: the caller gave up, the store did not fail", err)
+			}
 			_, _, err = st.ClaimMeeting(ctx, meeting("n", "s1", base), "")
 			if !errors.Is(err, context.Canceled) {
 				t.Errorf("ClaimMeeting(canceled ctx): got %v, want an error wrapping context.Canceled", err)

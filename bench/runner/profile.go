@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// profileResult is a CPU profile fetched from tinyscale, or why not.
+type profileResult struct {
+	data []byte
+	err  error
+}
+
+// fetchProfile asks tinyscale's pprof endpoint (on addr, when tinyscale
+// serves one) for a CPU profile covering most of a run of length d.
+func fetchProfile(ctx context.Context, addr string, d time.Duration) ([]byte, error) {
+	if addr == "" {
+		return nil, fmt.Errorf("no pprof address")
+	}
+	secs := max(1, int(d.Seconds())-1)
+	return httpDo(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/profile?seconds="+strconv.Itoa(secs), d+30*time.Second)
+}
+
+// profileReport saves the profile and returns pprof's top functions. If
+// tinyscale served no profile, it profiles the gateway's join benchmark
+// instead (after the measured run, so as not to disturb it).
+func (b *bench) profileReport(ctx context.Context, p profileResult) string {
+	out, err := filepath.Abs(b.opt.out)
+	if err != nil {
+		return "profile: " + err.Error()
+	}
+	path := filepath.Join(out, "join.cpu.prof")
+	binary := b.binPath("tinyscale")
+	what := "CPU profile of tinyscale serve during the join run"
+	if p.err != nil || len(p.data) == 0 {
+		b.logf("tinyscale served no CPU profile (%v); profiling gateway BenchmarkJoin_KnownMeeting instead", p.err)
+		binary = filepath.Join(out, "gateway.test")
+		what = "CPU profile of gateway BenchmarkJoin_KnownMeeting (handler only, no HTTP server)"
+		cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "^BenchmarkJoin_KnownMeeting$",
+			"-benchtime", "3s", "-cpuprofile", path, "-o", binary, "./gateway")
+		cmd.Dir = b.opt.repo
+		if res, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Sprintf("profile: go test -bench failed: %v\n%s", err, res)
+		} else {
+			what += "\n" + benchLine(string(res))
+		}
+	} else if err := os.WriteFile(path, p.data, 0o644); err != nil {
+		return "profile: " + err.Error()
+	}
+	cmd := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", binary, path)
+	res, err := cmd.Output()
+	if err != nil {
+		return fmt.Sprintf("profile: go tool pprof: %v", err)
+	}
+	txt := filepath.Join(out, "join.cpu.txt")
+	_ = os.WriteFile(txt, res, 0o644)
+	return fmt.Sprintf("%s (saved as %s; `go tool pprof %s %s`)\n%s", what, path, binary, path, strings.TrimRight(string(res), "\n"))
+}
+
+// benchLine returns the result line of a go test -bench output.
+func benchLine(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "Benchmark") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,282 @@
+package dashboard_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/tinyscale/tinyscale"
+	"github.com/tinyscale/tinyscale/admin"
+	"github.com/tinyscale/tinyscale/bbb"
+	"github.com/tinyscale/tinyscale/dashboard"
+	"github.com/tinyscale/tinyscale/fakebbb"
+	"github.com/tinyscale/tinyscale/fleet"
+	"github.com/tinyscale/tinyscale/gateway"
+	"github.com/tinyscale/tinyscale/poller"
+	"github.com/tinyscale/tinyscale/store/bolt"
+)
+
+// chromiumPath finds the browser; without one the test is skipped, except
+// in CI (CI=true), where the browser test must always run.
+func chromiumPath(tb testing.TB) string {
+	tb.Helper()
+	for _, name := range []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		tb.Fatal("chromium not found, and CI=true: the dashboard browser test must run in CI (apt-get install chromium)")
+	}
+	tb.Skip("chromium not found (apt-get install chromium); skipping the dashboard browser test")
+	return ""
+}
+
+// stack is the whole gateway on one httptest server: 3 fake BBB servers,
+// a bolt store, the fleet, the poller, the gateway, the admin API and the
+// dashboard.
+type stack struct {
+	url      string
+	store    *bolt.Store
+	fakes    []*fakebbb.Server
+	gwSecret string
+}
+
+func newStack(t *testing.T) *stack {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "tinyscale.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	s := &stack{store: st, gwSecret: "gateway-secret-for-browser-test"}
+	for i := 1; i <= 3; i++ {
+		secret := fmt.Sprintf("bbb%d-secret", i)
+		fk := fakebbb.NewTestServer(t, secret)
+		s.fakes = append(s.fakes, fk)
+		srv, err := tinyscale.Server{ID: fmt.Sprintf("bbb%d", i), URL: fk.URL, Secret: secret}.Normalize()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutServer(ctx, srv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := discard()
+	f := fleet.New(st, fleet.Options{Logger: log})
+	if err := f.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gateway.New(gateway.Config{Secret: s.gwSecret, Fleet: f, Store: st, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gw.Close(context.Background()) })
+	p := &poller.Poller{Fleet: f, Store: st, Interval: 300 * time.Millisecond, Logger: log}
+	history := admin.NewHistory(f, nil)
+	history.Interval = time.Second
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = p.Run(ctx) }()
+	go func() { defer wg.Done(); history.Run(ctx) }()
+
+	cfg := admin.Config{Fleet: f, Store: st, Token: testToken, Probe: poller.Probe, History: history, Logger: log}
+	mux := http.NewServeMux()
+	mux.Handle("/bigbluebutton/api/", gw)
+	mux.Handle(admin.PathPrefix, admin.NewHandler(cfg))
+	mux.Handle(dashboard.PathPrefix, dashboard.NewHandler(dashboard.Config{Admin: cfg, Refresh: 400 * time.Millisecond}))
+	hs := httptest.NewServer(mux)
+	t.Cleanup(hs.Close)
+	s.url = hs.URL
+	return s
+}
+
+// createMeeting creates a meeting through the gateway with a signed
+// create call, as a front end would.
+func (s *stack) createMeeting(t *testing.T, id, name string) {
+	t.Helper()
+	c := &bbb.Client{BaseURL: s.url + bbb.APIPath, Secret: s.gwSecret}
+	body, err := c.Get(context.Background(), bbb.CallCreate,
+		"meetingID="+id+"&name="+name+"&attendeePW=ap&moderatorPW=mp")
+	if err != nil {
+		t.Fatalf("create through the gateway: %v", err)
+	}
+	if st, err := bbb.ParseStatus(body); err != nil || !st.OK() {
+		t.Fatalf("create through the gateway: got %+v, %v, want SUCCESS", st, err)
+	}
+}
+
+func TestDashboard_Browser(t *testing.T) {
+	chromium := chromiumPath(t)
+	s := newStack(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+
+	// Start the browser before listening to its events.
+	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	go func() {
+		for m, err := range chromedp.Console(bctx) {
+			if err != nil {
+				return
+			}
+			t.Logf("console: %+v", m)
+		}
+	}()
+	// Accept every confirm dialog, as an operator clicking OK would.
+	var dialogs sync.Map
+	events := chromedp.Events(bctx, page.JavascriptDialogOpening)
+	go func() {
+		for ev, err := range events {
+			if err != nil {
+				return
+			}
+			dialogs.Store(ev.Message, true)
+			if _, err := chromedp.Call(bctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true}); err != nil {
+				return
+			}
+		}
+	}()
+
+	row := func(id string) string { return `#servers tr[data-id="` + id + `"]` }
+	steps := []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"log_in", func(t *testing.T) {
+			for i, a := range []chromedp.Action[chromedp.Void]{
+				chromedp.Navigate(s.url+"/admin/"),
+				chromedp.WaitVisible(`#token`),
+				chromedp.SendKeys(`#token`, testToken),
+				chromedp.Click(`form.login button[type=submit]`),
+				chromedp.WaitVisible(row("bbb1")),
+			} {
+				t.Logf("DBG step %d", i)
+				sctx, c := context.WithTimeout(bctx, 10*time.Second)
+				err := chromedp.Do(sctx, a)
+				c()
+				if err != nil {
+					html, _ := chromedp.Run(bctx, chromedp.OuterHTML("body"))
+					loc, _ := chromedp.Run(bctx, chromedp.Location())
+					t.Fatalf("log in: %v at %s\n%.4000s", err, loc, html)
+				}
+			}
+		}},
+		{"sees_three_servers", func(t *testing.T) {
+			n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('#servers tbody tr[data-id]').length`))
+			if err != nil || n != 3 {
+				t.Fatalf("got %d server rows (%v), want 3", n, err)
+			}
+			for _, id := range []string{"bbb1", "bbb2", "bbb3"} {
+				got, err := chromedp.Run(bctx, chromedp.Text(row(id)+` [data-field="state"]`))
+				if err != nil || got != "enabled" {
+					t.Errorf("%s: got state %q (%v), want enabled", id, got, err)
+				}
+			}
+		}},
+		{"cordon_one", func(t *testing.T) {
+			if err := chromedp.Do(bctx,
+				chromedp.Click(row("bbb2")+` button[data-action="cordon"]`),
+				chromedp.WaitVisible(row("bbb2")+` .badge.cordoned`),
+			); err != nil {
+				t.Fatalf("cordon: %v", err)
+			}
+			got, err := chromedp.Run(bctx, chromedp.Text(row("bbb2")+` [data-field="state"]`))
+			if err != nil || got != "cordoned" {
+				t.Errorf("got state %q (%v), want cordoned", got, err)
+			}
+			if _, ok := dialogs.Load("Cordon bbb2? It takes no new meetings; running meetings go on."); !ok {
+				t.Error("got no confirmation dialog for the cordon, want one")
+			}
+			servers, err := s.store.Servers(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if servers[1].ID != "bbb2" || servers[1].State != tinyscale.StateCordoned {
+				t.Errorf("got stored %s %s, want bbb2 cordoned", servers[1].ID, servers[1].State)
+			}
+		}},
+		{"meeting_appears", func(t *testing.T) {
+			s.createMeeting(t, "browser-meeting", "Browser+Meeting")
+			sel := `#meetings tr[data-meeting="browser-meeting"]`
+			if err := chromedp.Do(bctx, chromedp.WaitVisible(sel)); err != nil {
+				t.Fatalf("wait for the meeting: %v", err)
+			}
+			got, err := chromedp.Run(bctx, chromedp.Text(sel+` .id`))
+			if err != nil || got != "Browser Meeting" {
+				t.Errorf("got meeting name %q (%v), want Browser Meeting", got, err)
+			}
+			if s.fakes[1].MeetingCount() != 0 {
+				t.Error("got the meeting on the cordoned bbb2, want it elsewhere")
+			}
+		}},
+		{"screenshots", func(t *testing.T) {
+			dir := os.Getenv("TINYSCALE_SCREENSHOTS")
+			if dir == "" {
+				dir = t.TempDir()
+			}
+			desktop, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatalf("desktop screenshot: %v", err)
+			}
+			if err := chromedp.Do(bctx, chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile, chromedp.EmulateScale(2))); err != nil {
+				t.Fatalf("emulate a phone: %v", err)
+			}
+			// On a phone, rows become cards: the header row is hidden.
+			if err := chromedp.Do(bctx, chromedp.WaitNotVisible(`#servers thead`)); err != nil {
+				t.Fatalf("phone layout: %v", err)
+			}
+			width, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+			if err != nil || width > 375 {
+				t.Errorf("got page width %d (%v) at 375px, want no horizontal scrolling", width, err)
+			}
+			phone, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatalf("phone screenshot: %v", err)
+			}
+			for name, b := range map[string][]byte{"desktop.png": desktop, "phone.png": phone} {
+				if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+	}
+	for _, st := range steps {
+		if !t.Run(st.name, st.run) {
+			break
+		}
+	}
+}
