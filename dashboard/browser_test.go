@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -88,7 +89,8 @@ func newStack(t *testing.T) *stack {
 	t.Cleanup(func() { _ = gw.Close(context.Background()) })
 	p := &poller.Poller{Fleet: f, Store: st, Interval: 300 * time.Millisecond, Logger: log}
 	history := admin.NewHistory(f, nil)
-	history.Interval = time.Second
+	history.Interval = 250 * time.Millisecond
+	history.Window = 20 * time.Second // the charts fill up within the test
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = p.Run(ctx) }()
 	go func() { defer wg.Done(); history.Run(ctx) }()
@@ -142,58 +144,84 @@ func TestDashboard_Browser(t *testing.T) {
 	)
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
+	var wg sync.WaitGroup
+	defer func() { cancelBrowser(); wg.Wait() }()
 
 	// Start the browser before listening to its events.
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
+	// Keep the page's console for failure reports, and accept every
+	// confirm dialog, as an operator clicking OK would.
+	var (
+		mu      sync.Mutex
+		console []string
+		dialogs []string
+	)
+	messages := chromedp.Console(bctx)
+	events := chromedp.Events(bctx, page.JavascriptDialogOpening)
+	wg.Add(2)
 	go func() {
-		for m, err := range chromedp.Console(bctx) {
+		defer wg.Done()
+		for m, err := range messages {
 			if err != nil {
 				return
 			}
-			t.Logf("console: %+v", m)
+			mu.Lock()
+			console = append(console, fmt.Sprintf("%+v", m))
+			mu.Unlock()
 		}
 	}()
-	// Accept every confirm dialog, as an operator clicking OK would.
-	var dialogs sync.Map
-	events := chromedp.Events(bctx, page.JavascriptDialogOpening)
 	go func() {
+		defer wg.Done()
 		for ev, err := range events {
 			if err != nil {
 				return
 			}
-			dialogs.Store(ev.Message, true)
+			mu.Lock()
+			dialogs = append(dialogs, ev.Message)
+			mu.Unlock()
 			if _, err := chromedp.Call(bctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true}); err != nil {
 				return
 			}
 		}
 	}()
+	// do runs browser actions with a deadline; on failure it reports the
+	// page's location, body and console.
+	do := func(t *testing.T, what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(bctx, 20*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			loc, _ := chromedp.Run(bctx, chromedp.Location())
+			html, _ := chromedp.Run(bctx, chromedp.OuterHTML("body"))
+			mu.Lock()
+			defer mu.Unlock()
+			t.Fatalf("%s: %v\nat %s\nconsole: %q\n%.4000s", what, err, loc, console, html)
+		}
+	}
+	poll := func(t *testing.T, what, expr string) {
+		t.Helper()
+		do(t, what, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Poll[bool](expr)(ctx, tg)
+			return err
+		}))
+	}
 
+	var meetingServer string // where the gateway placed the meeting
 	row := func(id string) string { return `#servers tr[data-id="` + id + `"]` }
 	steps := []struct {
 		name string
 		run  func(t *testing.T)
 	}{
 		{"log_in", func(t *testing.T) {
-			for i, a := range []chromedp.Action[chromedp.Void]{
+			do(t, "log in",
 				chromedp.Navigate(s.url+"/admin/"),
 				chromedp.WaitVisible(`#token`),
 				chromedp.SendKeys(`#token`, testToken),
 				chromedp.Click(`form.login button[type=submit]`),
 				chromedp.WaitVisible(row("bbb1")),
-			} {
-				t.Logf("DBG step %d", i)
-				sctx, c := context.WithTimeout(bctx, 10*time.Second)
-				err := chromedp.Do(sctx, a)
-				c()
-				if err != nil {
-					html, _ := chromedp.Run(bctx, chromedp.OuterHTML("body"))
-					loc, _ := chromedp.Run(bctx, chromedp.Location())
-					t.Fatalf("log in: %v at %s\n%.4000s", err, loc, html)
-				}
-			}
+			)
 		}},
 		{"sees_three_servers", func(t *testing.T) {
 			n, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('#servers tbody tr[data-id]').length`))
@@ -208,18 +236,19 @@ func TestDashboard_Browser(t *testing.T) {
 			}
 		}},
 		{"cordon_one", func(t *testing.T) {
-			if err := chromedp.Do(bctx,
+			do(t, "cordon",
 				chromedp.Click(row("bbb2")+` button[data-action="cordon"]`),
 				chromedp.WaitVisible(row("bbb2")+` .badge.cordoned`),
-			); err != nil {
-				t.Fatalf("cordon: %v", err)
-			}
+			)
 			got, err := chromedp.Run(bctx, chromedp.Text(row("bbb2")+` [data-field="state"]`))
 			if err != nil || got != "cordoned" {
 				t.Errorf("got state %q (%v), want cordoned", got, err)
 			}
-			if _, ok := dialogs.Load("Cordon bbb2? It takes no new meetings; running meetings go on."); !ok {
-				t.Error("got no confirmation dialog for the cordon, want one")
+			mu.Lock()
+			got = strings.Join(dialogs, "|")
+			mu.Unlock()
+			if want := "Cordon bbb2? It takes no new meetings; running meetings go on."; got != want {
+				t.Errorf("got confirmation dialogs %q, want %q", got, want)
 			}
 			servers, err := s.store.Servers(context.Background())
 			if err != nil {
@@ -232,9 +261,7 @@ func TestDashboard_Browser(t *testing.T) {
 		{"meeting_appears", func(t *testing.T) {
 			s.createMeeting(t, "browser-meeting", "Browser+Meeting")
 			sel := `#meetings tr[data-meeting="browser-meeting"]`
-			if err := chromedp.Do(bctx, chromedp.WaitVisible(sel)); err != nil {
-				t.Fatalf("wait for the meeting: %v", err)
-			}
+			do(t, "wait for the meeting", chromedp.WaitVisible(sel))
 			got, err := chromedp.Run(bctx, chromedp.Text(sel+` .id`))
 			if err != nil || got != "Browser Meeting" {
 				t.Errorf("got meeting name %q (%v), want Browser Meeting", got, err)
@@ -242,6 +269,25 @@ func TestDashboard_Browser(t *testing.T) {
 			if s.fakes[1].MeetingCount() != 0 {
 				t.Error("got the meeting on the cordoned bbb2, want it elsewhere")
 			}
+			m, err := s.store.Meeting(context.Background(), "browser-meeting")
+			if err != nil {
+				t.Fatal(err)
+			}
+			meetingServer = m.ServerID
+			fk := s.fakes[0]
+			if m.ServerID == "bbb3" {
+				fk = s.fakes[2]
+			}
+			if err := fk.AddParticipants("browser-meeting", 12); err != nil {
+				t.Fatal(err)
+			}
+			// The poller, the history and the page pick the participants up.
+			cellSel := `#meetings tr[data-meeting="browser-meeting"] td.num`
+			poll(t, "wait for 12 participants", `document.querySelector('`+cellSel+`').textContent === "12"`)
+			// The server's load chart rises off its baseline.
+			chart := `document.querySelector('` + row(m.ServerID) + ` svg.spark polyline')`
+			rises := `(() => { const p = ` + chart + `; return !!p && p.getAttribute('points').split(' ').some(xy => parseFloat(xy.split(',')[1]) < 16); })()`
+			poll(t, "wait for the load chart of "+m.ServerID+" to rise", rises)
 		}},
 		{"screenshots", func(t *testing.T) {
 			dir := os.Getenv("TINYSCALE_SCREENSHOTS")
@@ -252,13 +298,11 @@ func TestDashboard_Browser(t *testing.T) {
 			if err != nil {
 				t.Fatalf("desktop screenshot: %v", err)
 			}
-			if err := chromedp.Do(bctx, chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile, chromedp.EmulateScale(2))); err != nil {
-				t.Fatalf("emulate a phone: %v", err)
-			}
 			// On a phone, rows become cards: the header row is hidden.
-			if err := chromedp.Do(bctx, chromedp.WaitNotVisible(`#servers thead`)); err != nil {
-				t.Fatalf("phone layout: %v", err)
-			}
+			do(t, "phone layout",
+				chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile, chromedp.EmulateScale(2)),
+				chromedp.WaitNotVisible(`#servers thead`),
+			)
 			width, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
 			if err != nil || width > 375 {
 				t.Errorf("got page width %d (%v) at 375px, want no horizontal scrolling", width, err)
@@ -274,6 +318,28 @@ func TestDashboard_Browser(t *testing.T) {
 			}
 		}},
 	}
+	steps = append(steps, struct {
+		name string
+		run  func(t *testing.T)
+	}{"panic_ends_the_meeting", func(t *testing.T) {
+		mu.Lock()
+		dialogs = nil
+		mu.Unlock()
+		do(t, "panic",
+			chromedp.Click(row(meetingServer)+` button[data-action="panic"]`),
+			chromedp.WaitNotPresent(`#meetings tr[data-meeting="browser-meeting"]`),
+			chromedp.WaitVisible(row(meetingServer)+` .badge.cordoned`),
+		)
+		mu.Lock()
+		got := strings.Join(dialogs, "|")
+		mu.Unlock()
+		if !strings.HasPrefix(got, "PANIC "+meetingServer+"?") || !strings.Contains(got, "ends ALL 1 meeting ") {
+			t.Errorf("got confirmation dialogs %q, want one PANIC confirmation naming 1 meeting", got)
+		}
+		if _, err := s.store.Meeting(context.Background(), "browser-meeting"); err == nil {
+			t.Error("got the meeting still mapped, want it forgotten")
+		}
+	}})
 	for _, st := range steps {
 		if !t.Run(st.name, st.run) {
 			break

@@ -249,6 +249,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.req = req
 	x.meetingID = req.Params.Get(bbb.ParamMeetingID)
 	if err := g.verifier.Verify(req); err != nil {
+		if call == bbb.CallPutRecordingTextTrack && errors.Is(err, bbb.ErrChecksumMissing) {
+			// bbb-web's text-track upload reports a missing checksum in
+			// its JSON envelope; a wrong one is the usual XML error.
+			x.result, x.written = "paramError", true
+			bbb.WriteJSONError(x.w, bbb.NewError("paramError", "Missing param checksum."))
+			return
+		}
 		if call == bbb.CallJoin {
 			g.joinError(x, bbb.ErrChecksum)
 			return

@@ -59,7 +59,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"server"}),
 		callbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "tinyscale", Name: "callback_deliveries_total",
-			Help: "Callback and webhook deliveries relayed to front ends, by kind and result (ok, retry, failed, rejected).",
+			Help: "Callback and webhook deliveries relayed to front ends, by kind and result (ok, retry, failed, rejected, duplicate).",
 		}, []string{"kind", "result"}),
 		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "tinyscale", Name: "store_errors_total",

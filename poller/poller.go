@@ -84,9 +84,12 @@ type Poller struct {
 	// Interval is the time between rounds (TINYSCALE_POLL_INTERVAL);
 	// default 10s.
 	Interval time.Duration
-	// Timeout bounds each server's poll, connection included; default 3s,
-	// and never more than Interval. A server that does not answer in time
-	// counts as a failed poll.
+	// Timeout bounds each server's call, from connecting to the last byte
+	// of its answer; default 3s, and never more than Interval. A server
+	// that does not answer in time counts as a failed poll. Decoding the
+	// answer is not counted: it waits for one of GOMAXPROCS decode slots,
+	// so that CPU-bound decoding cannot delay other servers' answers past
+	// their timeout.
 	Timeout time.Duration
 	// DownAfter is the number of failed polls in a row after which an up
 	// server is marked down; default 2.
@@ -103,8 +106,9 @@ type Poller struct {
 	// of servers that may black-hole at once, or a round can take several
 	// Timeouts.
 	Concurrency int
-	// Holder identifies this instance for the lease; default the host name
-	// plus a random suffix, chosen once per Poller.
+	// Holder identifies this instance for the lease and must differ
+	// between instances; default the host name plus a random suffix,
+	// chosen once per Poller.
 	Holder string
 	// Logger receives state changes at info/warn and per-server failures
 	// at debug; default slog.Default().

@@ -16,12 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 
 	"github.com/tinyscale/tinyscale"
 	"github.com/tinyscale/tinyscale/bbb"
 	"github.com/tinyscale/tinyscale/fakebbb"
 	"github.com/tinyscale/tinyscale/fleet"
+	"github.com/tinyscale/tinyscale/metrics"
 	"github.com/tinyscale/tinyscale/poller"
 	"github.com/tinyscale/tinyscale/store/bolt"
 )
@@ -234,6 +236,42 @@ func TestPoller_PollOnce_Counts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPoller_Metrics(t *testing.T) {
+	e := newEnv(t, 2)
+	reg := prometheus.NewRegistry()
+	e.p.Metrics = metrics.New(reg)
+	setFault(t, e.fakes[1], fakebbb.FaultError500)
+	e.poll(t)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			switch {
+			case m.Counter != nil:
+				got[key] = m.GetCounter().GetValue()
+			case m.Histogram != nil:
+				got[key] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	for key, want := range map[string]float64{
+		"tinyscale_polls_total,result=ok,server=bbb0":    1,
+		"tinyscale_polls_total,result=error,server=bbb1": 1,
+		"tinyscale_poll_round_duration_seconds":          1,
+	} {
+		if got[key] != want {
+			t.Errorf("%s = %v, want %v", key, got[key], want)
+		}
 	}
 }
 

@@ -237,7 +237,7 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Secret == "":
 		return errors.New("TINYSCALE_SECRET: must be set (the secret your front ends use)")
-	case c.Port <= 0 || c.Port > 65535:
+	case c.Port < 0 || c.Port > 65535:
 		return fmt.Errorf("PORT: %d is not a port number", c.Port)
 	case c.PollInterval <= 0:
 		return errors.New("TINYSCALE_POLL_INTERVAL: must be positive")

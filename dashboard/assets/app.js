@@ -202,15 +202,16 @@
         return b;
       });
       var tr = el('tr', { 'data-id': s.id, 'class': state.filter === s.id ? 'selected' : '' }, [
-        cell('Server', 'first', [el('span', { 'class': 'id' }, [idButton]), el('span', { 'class': 'host', text: s.host })]),
+        cell('Server', 'first', [el('span', { 'class': 'id' }, [idButton]),
+          el('span', { 'class': 'host', title: s.host, text: s.host.replace(/\/bigbluebutton\/api\/$/, '') })]),
         cell('State', '', [el('span', { 'class': 'badge ' + s.state, 'data-field': 'state', text: s.state })]),
         cell('Health', '', [el('span', { 'class': 'badge ' + s.health, 'data-field': 'health', text: s.health })]),
         cell('Meetings', 'num', [el('span', { 'data-field': 'meetings', text: String(s.meetings) })]),
         cell('Participants', 'num', [String(s.participants)]),
         cell('Load', 'num', [fmtLoad(s.load)]),
         cell('Load, last hour', '', [sparkline(s.id, scale)]),
-        cell('Last error', 'lasterr', [s.lastError || '']),
-        cell('Actions', '', [el('div', { 'class': 'actions' }, actions)])
+        cell('Last error', s.lastError ? 'lasterr' : 'lasterr noerr', [s.lastError || '']),
+        cell('Actions', 'actcell', [el('div', { 'class': 'actions' }, actions)])
       ]);
       rows.push(tr);
     });
