@@ -214,17 +214,9 @@ func match(pattern, segs []string) (string, bool) {
 	return id, true
 }
 
-// serverInfo converts a backend to its API form.
+// serverInfo converts a fleet backend to its admin API form. It never
+// copies the secret.
 func (h *Handler) serverInfo(b *fleet.Backend) Server {
-	return ServerInfo(b, h.cfg.Load)
-}
-
-// ServerInfo converts a fleet backend to its admin API form, with load
-// computed by load (DefaultLoad if nil). It never copies the secret.
-func ServerInfo(b *fleet.Backend, load func(*fleet.Backend) float64) Server {
-	if load == nil {
-		load = DefaultLoad
-	}
 	s := Server{
 		ID:           b.ID,
 		Host:         b.URL,
@@ -236,7 +228,7 @@ func ServerInfo(b *fleet.Backend, load func(*fleet.Backend) float64) Server {
 		Source:       b.Source,
 		Meetings:     b.Health.Meetings,
 		Participants: b.Health.Participants,
-		Load:         load(b),
+		Load:         h.cfg.Load(b),
 		LastError:    b.Health.LastError,
 	}
 	if b.Up() {

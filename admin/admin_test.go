@@ -589,3 +589,81 @@ func TestHandler_History(t *testing.T) {
 		}
 	})
 }
+
+func TestClient_BaseURL(t *testing.T) {
+	e := newEnv(t, 1)
+	other := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(other.Close)
+	tests := []struct {
+		name       string
+		base       string
+		wantStatus int // 0: success
+	}{
+		{"plain", e.srv.URL, 0},
+		{"trailing_slash", e.srv.URL + "/", 0},
+		{"api_prefix", e.srv.URL + "/admin/api/v1", 0},
+		{"api_prefix_slash", e.srv.URL + "/admin/api/v1/", 0},
+		{"not_tinyscale", other.URL, http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &admin.Client{BaseURL: tt.base, Token: testToken}
+			st, err := c.Status(context.Background())
+			if tt.wantStatus == 0 {
+				if err != nil || len(st.Servers) != 1 {
+					t.Errorf("got %+v, %v, want one server", st, err)
+				}
+				return
+			}
+			var ae *admin.Error
+			if !errors.As(err, &ae) || ae.Status != tt.wantStatus || !strings.Contains(ae.Message, "is this tinyscale?") {
+				t.Errorf("got %v, want a %d error asking whether this is tinyscale", err, tt.wantStatus)
+			}
+		})
+	}
+}
+
+func TestNewHandler_NoFleet(t *testing.T) {
+	h := admin.NewHandler(admin.Config{Token: testToken, Logger: discard()})
+	r := httptest.NewRequest(http.MethodGet, "/admin/api/v1/status", nil)
+	r.Header.Set("Authorization", "Bearer "+testToken)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != http.StatusServiceUnavailable {
+		t.Errorf("got status %d, want 503", w.Code)
+	}
+}
+
+func TestHandler_OnChange(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, 2)
+	steps := []struct {
+		name string
+		do   func() error
+		want int32
+	}{
+		{"cordon", func() error { _, err := e.client.Cordon(ctx, "bbb1"); return err }, 1},
+		{"panic_of_cordoned_changes_nothing", func() error { _, err := e.client.Panic(ctx, "bbb1", false); return err }, 1},
+		{"panic_cordons", func() error { _, err := e.client.Panic(ctx, "bbb2", false); return err }, 2},
+		{"remove", func() error { _, err := e.client.RemoveServer(ctx, "bbb2", false); return err }, 3},
+		{"failed_remove", func() error { _, err := e.client.RemoveServer(ctx, "bbb2", false); return nilIfNotFound(err) }, 3},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if err := st.do(); err != nil {
+				t.Fatal(err)
+			}
+			if got := e.changes.Load(); got != st.want {
+				t.Errorf("got %d OnChange calls, want %d", got, st.want)
+			}
+		})
+	}
+}
+
+func nilIfNotFound(err error) error {
+	var ae *admin.Error
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return nil
+	}
+	return err
+}

@@ -96,11 +96,23 @@ func appendChecksum(dst []byte, alg, call, query, secret string) []byte {
 // Sign returns query with a checksum parameter appended, computed with secret
 // and alg over call and query exactly as given.
 func Sign(alg, call, query, secret string) string {
-	sum := Checksum(alg, call, query, secret)
-	if query == "" {
-		return "checksum=" + sum
+	var b strings.Builder
+	writeSigned(&b, alg, call, query, secret)
+	return b.String()
+}
+
+// writeSigned writes query with its checksum parameter to b, growing b
+// once for the whole result.
+func writeSigned(b *strings.Builder, alg, call, query, secret string) {
+	var buf [2 * sha512.Size]byte
+	sum := appendChecksum(buf[:0], alg, call, query, secret)
+	b.Grow(len(query) + len("&checksum=") + len(sum))
+	if query != "" {
+		b.WriteString(query)
+		b.WriteByte('&')
 	}
-	return query + "&checksum=" + sum
+	b.WriteString("checksum=")
+	b.Write(sum)
 }
 
 // StripChecksum removes the checksum from a raw query the way bbb-web does:
@@ -132,11 +144,12 @@ func firstChecksum(raw string) (string, bool) {
 	return "", false
 }
 
-// removeAll removes every occurrence of pre+mid+post from s, allocating
-// only if there is one.
+// removeAll removes every occurrence of pre+mid+post from s. It allocates
+// only if an occurrence is cut from the inside of s: the common query with
+// one checksum at its start or end yields a substring of s.
 func removeAll(s, pre, mid, post string) string {
 	var b strings.Builder
-	last := 0
+	last, cuts, first := 0, 0, 0
 	for i := 0; i <= len(s); {
 		j := strings.Index(s[i:], pre)
 		if j < 0 {
@@ -145,15 +158,32 @@ func removeAll(s, pre, mid, post string) string {
 		j += i
 		k := j + len(pre)
 		if strings.HasPrefix(s[k:], mid) && strings.HasPrefix(s[k+len(mid):], post) {
-			b.WriteString(s[last:j])
+			if cuts == 0 {
+				first = j
+			} else {
+				if cuts == 1 {
+					b.Grow(len(s))
+					b.WriteString(s[:first])
+				}
+				b.WriteString(s[last:j])
+			}
+			cuts++
 			last = k + len(mid) + len(post)
 			i = last
 			continue
 		}
 		i = j + 1
 	}
-	if last == 0 {
+	switch {
+	case cuts == 0:
 		return s
+	case cuts == 1 && first == 0:
+		return s[last:]
+	case cuts == 1 && last == len(s):
+		return s[:first]
+	case cuts == 1:
+		b.Grow(len(s) - (last - first))
+		b.WriteString(s[:first])
 	}
 	b.WriteString(s[last:])
 	return b.String()
@@ -215,6 +245,21 @@ func (v Verifier) check(call, query, sum string) error {
 		return ErrChecksumInvalid
 	}
 	return nil
+}
+
+// VerifyBeforeBody checks a request before its body is read, as far as the
+// body cannot change the verdict: if rawQuery carries a checksum, or if
+// the request has no form body (mediaType is not
+// application/x-www-form-urlencoded; pass "" for a GET), it returns
+// done == true with Verify's verdict. Only a form body without a checksum
+// in the query needs the body: then it returns done == false and the
+// caller reads the body and calls Verify. This lets a server refuse
+// unsigned requests without buffering their bodies.
+func (v Verifier) VerifyBeforeBody(call, rawQuery, mediaType string) (done bool, err error) {
+	if _, ok := firstChecksum(rawQuery); ok || mediaType != "application/x-www-form-urlencoded" {
+		return true, v.VerifyQuery(call, rawQuery)
+	}
+	return false, nil
 }
 
 // Verify checks a request as bbb-web does: the checksum is the first

@@ -266,3 +266,79 @@ func TestVerifier_Verify_ChecksumInBodyKnownBug(t *testing.T) {
 		t.Errorf("got %v, want nil (bbb-web accepts this request)", err)
 	}
 }
+
+// TestStripChecksum_Allocs: stripping the checksum is on every request's
+// path (verification, and again for the query forwarded to a server). A
+// checksum at the start or end of the query, where every client puts it,
+// must leave a substring of the query and cost no allocation.
+func TestStripChecksum_Allocs(t *testing.T) {
+	tests := []struct {
+		name, raw string
+		want      float64
+	}{
+		{name: "last", raw: vecQuery + "&checksum=" + vecSHA1, want: 0},
+		{name: "first", raw: "checksum=" + vecSHA1 + "&" + vecQuery, want: 0},
+		{name: "only", raw: "checksum=" + vecSHA1, want: 0},
+		{name: "none", raw: vecQuery, want: 0},
+		{name: "middle", raw: "name=Test+Meeting&checksum=" + vecSHA1 + "&meetingID=abc123", want: 1},
+		{name: "both_ends", raw: "checksum=" + vecSHA1 + "&" + vecQuery + "&checksum=" + vecSHA1, want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rest string
+			got := testing.AllocsPerRun(100, func() { rest, _ = bbb.StripChecksum(tt.raw) })
+			if got != tt.want {
+				t.Errorf("got %v allocations, want %v", got, tt.want)
+			}
+			if strings.Contains(rest, "checksum") {
+				t.Errorf("rest %q still carries the checksum", rest)
+			}
+		})
+	}
+}
+
+// TestVerifier_VerifyBeforeBody: whenever VerifyBeforeBody says it is
+// done, its verdict is Verify's on the complete request; it needs the body
+// only for a form body without a checksum in the query.
+func TestVerifier_VerifyBeforeBody(t *testing.T) {
+	v := bbb.Verifier{Secret: vecSecret}
+	empty := bbb.Checksum(bbb.SHA256, "create", "", vecSecret)
+	const form = "application/x-www-form-urlencoded"
+	tests := []struct {
+		name      string
+		rawQuery  string
+		mediaType string
+		body      string
+		wantDone  bool
+		want      error
+	}{
+		{name: "get_signed", rawQuery: vecQuery + "&checksum=" + vecSHA1, wantDone: true},
+		{name: "get_wrong", rawQuery: vecQuery + "&checksum=" + vecSHA256[:40], wantDone: true, want: bbb.ErrChecksumInvalid},
+		{name: "get_unsigned", rawQuery: vecQuery, wantDone: true, want: bbb.ErrChecksumMissing},
+		{name: "xml_body_signed_query", rawQuery: vecQuery + "&checksum=" + vecSHA1, mediaType: "application/xml", body: "<modules/>", wantDone: true},
+		{name: "xml_body_unsigned_query", rawQuery: vecQuery, mediaType: "application/xml", body: "<modules/>", wantDone: true, want: bbb.ErrChecksumMissing},
+		{name: "multipart_unsigned", mediaType: "multipart/form-data", body: "--x--", wantDone: true, want: bbb.ErrChecksumMissing},
+		{name: "form_signed_query", rawQuery: vecQuery + "&checksum=" + vecSHA1, mediaType: form, body: "extra=1", wantDone: true},
+		{name: "form_wrong_query", rawQuery: "checksum=" + empty[:40], mediaType: form, body: "meetingID=abc123", wantDone: true, want: bbb.ErrChecksumInvalid},
+		{name: "form_checksum_in_body", mediaType: form, body: "meetingID=abc123&checksum=" + empty},
+		{name: "form_unsigned", mediaType: form, body: "meetingID=abc123", want: bbb.ErrChecksumMissing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			done, err := v.VerifyBeforeBody("create", tt.rawQuery, tt.mediaType)
+			if done != tt.wantDone {
+				t.Fatalf("done: got %v, want %v", done, tt.wantDone)
+			}
+			if !done {
+				if err != nil {
+					t.Fatalf("not done but error %v", err)
+				}
+				r := formRequest(t, "create", tt.rawQuery, tt.body)
+				err = v.Verify(r)
+			}
+			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
+				t.Errorf("got %v, want %v", err, tt.want)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package bbb
 
 import (
 	"context"
+	"crypto/sha512"
 	"errors"
 	"fmt"
 	"io"
@@ -33,7 +34,13 @@ func (c *Client) URL(call, query string) string {
 	if alg == "" {
 		alg = SHA256
 	}
-	return c.BaseURL + call + "?" + Sign(alg, call, query, c.Secret)
+	var b strings.Builder
+	b.Grow(len(c.BaseURL) + len(call) + 1 + len(query) + len("&checksum=") + 2*sha512.Size)
+	b.WriteString(c.BaseURL)
+	b.WriteString(call)
+	b.WriteByte('?')
+	writeSigned(&b, alg, call, query, c.Secret)
+	return b.String()
 }
 
 // Do sends call with query (no checksum) and an optional body. The caller

@@ -139,3 +139,15 @@ func TestClient_Errors(t *testing.T) {
 		}
 	})
 }
+
+// TestClient_URL_Allocs: a join redirect signs one URL per request; it is
+// built in one allocation.
+func TestClient_URL_Allocs(t *testing.T) {
+	c := &bbb.Client{BaseURL: "https://bbb1.example.org/bigbluebutton/api/", Secret: vecSecret, Algorithm: bbb.SHA512}
+	if got := testing.AllocsPerRun(100, func() { _ = c.URL(bbb.CallJoin, vecQuery) }); got != 1 {
+		t.Errorf("got %v allocations, want 1", got)
+	}
+	if got := testing.AllocsPerRun(100, func() { _ = bbb.Sign(bbb.SHA1, bbb.CallJoin, vecQuery, vecSecret) }); got != 1 {
+		t.Errorf("Sign: got %v allocations, want 1", got)
+	}
+}

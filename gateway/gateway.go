@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -78,7 +77,7 @@ type Gateway struct {
 	cfg      Config
 	verifier bbb.Verifier
 	log      *slog.Logger
-	handlers map[string]handlerFunc
+	routes   map[string]route
 
 	lookups singleflight.Group // one fan-out per unknown meetingID at a time
 	placeMu sync.Mutex         // serialises placement so bursts spread out
@@ -97,6 +96,44 @@ type Gateway struct {
 // through x and returns nil, or returns an error that ServeHTTP renders:
 // a *bbb.Error as FAILED XML, anything else as a generic failure.
 type handlerFunc func(ctx context.Context, x *exchange) error
+
+// route is one API call: its handler and the HTTP methods it accepts.
+type route struct {
+	h    handlerFunc
+	get  bool // GET (and HEAD)
+	post bool
+}
+
+// allows reports whether the call accepts method.
+func (rt route) allows(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead:
+		return rt.get
+	case http.MethodPost:
+		return rt.post
+	}
+	return false
+}
+
+// allow is the value of the Allow header of a 405 answer.
+func (rt route) allow() string {
+	switch {
+	case rt.get && rt.post:
+		return "GET, HEAD, POST"
+	case rt.get:
+		return "GET, HEAD"
+	}
+	return "POST"
+}
+
+// errMethodNotAllowed answers a call made with a method it does not accept.
+var errMethodNotAllowed = bbb.NewError("unsupportedRequest", "This request method is not supported for this call.")
+
+// MaxFormBody bounds an application/x-www-form-urlencoded request body
+// (parameters posted instead of put in the query): 2 MiB, the default
+// maximum form size of the servlet container bbb-web runs in, which
+// ignores larger form bodies. Other bodies are bounded by Config.MaxBody.
+const MaxFormBody = 2 << 20
 
 // New returns a Gateway for cfg.
 func New(cfg Config) (*Gateway, error) {
@@ -137,24 +174,29 @@ func New(cfg Config) (*Gateway, error) {
 		neg:      map[string]time.Time{},
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
-	g.handlers = map[string]handlerFunc{
-		bbb.CallCreate:                 g.create,
-		bbb.CallJoin:                   g.join,
-		bbb.CallEnd:                    g.end,
-		bbb.CallIsMeetingRunning:       g.isMeetingRunning,
-		bbb.CallGetMeetingInfo:         g.getMeetingInfo,
-		bbb.CallGetMeetings:            g.getMeetings,
-		bbb.CallInsertDocument:         g.byMeeting,
-		bbb.CallSendChatMessage:        g.byMeeting,
-		bbb.CallGetRecordings:          g.getRecordings,
-		bbb.CallPublishRecordings:      g.byRecordings,
-		bbb.CallUpdateRecordings:       g.byRecordings,
-		bbb.CallDeleteRecordings:       g.byRecordings,
-		bbb.CallGetRecordingTextTracks: g.byRecording,
-		bbb.CallPutRecordingTextTrack:  g.byRecording,
-		bbb.CallHooksCreate:            g.hooksCreate,
-		bbb.CallHooksList:              g.hooksList,
-		bbb.CallHooksDestroy:           g.hooksDestroy,
+	// Methods as bbb-web 3.0 (UrlMappings.groovy) and bbb-webhooks accept
+	// them (spec §1.1): join only by GET since 2.6.18/2.7.8.
+	get := func(h handlerFunc) route { return route{h: h, get: true} }
+	getPost := func(h handlerFunc) route { return route{h: h, get: true, post: true} }
+	post := func(h handlerFunc) route { return route{h: h, post: true} }
+	g.routes = map[string]route{
+		bbb.CallCreate:                 getPost(g.create),
+		bbb.CallJoin:                   get(g.join),
+		bbb.CallEnd:                    getPost(g.end),
+		bbb.CallIsMeetingRunning:       getPost(g.isMeetingRunning),
+		bbb.CallGetMeetingInfo:         getPost(g.getMeetingInfo),
+		bbb.CallGetMeetings:            getPost(g.getMeetings),
+		bbb.CallInsertDocument:         post(g.byMeeting),
+		bbb.CallSendChatMessage:        get(g.byMeeting),
+		bbb.CallGetRecordings:          getPost(g.getRecordings),
+		bbb.CallPublishRecordings:      get(g.byRecordings),
+		bbb.CallUpdateRecordings:       getPost(g.byRecordings),
+		bbb.CallDeleteRecordings:       get(g.byRecordings),
+		bbb.CallGetRecordingTextTracks: getPost(g.byRecording),
+		bbb.CallPutRecordingTextTrack:  post(g.byRecording),
+		bbb.CallHooksCreate:            get(g.hooksCreate),
+		bbb.CallHooksList:              get(g.hooksList),
+		bbb.CallHooksDestroy:           get(g.hooksDestroy),
 	}
 	return g, nil
 }
@@ -215,7 +257,11 @@ func (x *exchange) redirect(location string) {
 }
 
 // ServeHTTP answers BBB API calls under /bigbluebutton/api/. It never
-// answers 500: failures are BBB-shaped FAILED XML.
+// answers 500: failures are BBB-shaped FAILED XML. A call made with a
+// method it does not accept is answered 405 (with FAILED XML). A request
+// body is read only once the checksum in the query is verified, except
+// for a form body without one (at most MaxFormBody bytes), which may
+// carry the checksum itself.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := g.cfg.Now()
 	call, ok := bbb.CallFromPath(r.URL.Path)
@@ -240,39 +286,69 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		x.xml([]byte(bbb.IndexXML), "SUCCESS")
 		return
 	}
-	h, known := g.handlers[call]
-	req, err := bbb.ReadRequest(r, g.cfg.MaxBody)
+	rt, known := g.routes[call]
+	if !known {
+		x.fail(bbb.ErrUnsupportedRequest)
+		return
+	}
+	if !rt.allows(r.Method) {
+		x.result, x.written = "methodNotAllowed", true
+		w.Header().Set("Allow", rt.allow())
+		h := w.Header()
+		h.Set("Content-Type", "text/xml;charset=utf-8")
+		h.Set("Cache-Control", "no-cache")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		_, _ = w.Write(bbb.ErrorXML(errMethodNotAllowed))
+		return
+	}
+	mediaType := ""
+	if r.Method == http.MethodPost {
+		mediaType = bbb.MediaType(r.Header.Get("Content-Type"))
+	}
+	done, verr := g.verifier.VerifyBeforeBody(call, r.URL.RawQuery, mediaType)
+	if done && verr != nil && r.Method == http.MethodPost {
+		g.checksumFailed(x, verr) // the body of an unsigned request is never read
+		return
+	}
+	limit := g.cfg.MaxBody
+	if mediaType == "application/x-www-form-urlencoded" {
+		limit = min(limit, MaxFormBody)
+	}
+	req, err := bbb.ReadRequest(r, limit)
 	if err != nil {
 		x.fail(bbb.ErrBodyLimit)
 		return
 	}
 	x.req = req
 	x.meetingID = req.Params.Get(bbb.ParamMeetingID)
-	if err := g.verifier.Verify(req); err != nil {
-		if call == bbb.CallPutRecordingTextTrack && errors.Is(err, bbb.ErrChecksumMissing) {
-			// bbb-web's text-track upload reports a missing checksum in
-			// its JSON envelope; a wrong one is the usual XML error.
-			x.result, x.written = "paramError", true
-			bbb.WriteJSONError(x.w, bbb.NewError("paramError", "Missing param checksum."))
-			return
-		}
-		if call == bbb.CallJoin {
-			g.joinError(x, bbb.ErrChecksum)
-			return
-		}
-		x.fail(bbb.ErrChecksum)
-		return
+	if !done {
+		verr = g.verifier.Verify(req)
 	}
-	if !known {
-		x.fail(bbb.ErrUnsupportedRequest)
+	if verr != nil {
+		g.checksumFailed(x, verr)
 		return
 	}
 	if err := req.CheckContentType(); err != nil {
 		x.fail(bbb.ErrUnsupportedContentType)
 		return
 	}
-	if err := h(r.Context(), x); err != nil {
+	if err := rt.h(r.Context(), x); err != nil {
 		g.renderError(x, err)
+	}
+}
+
+// checksumFailed answers a request whose checksum is missing or wrong.
+func (g *Gateway) checksumFailed(x *exchange, err error) {
+	switch {
+	case x.call == bbb.CallPutRecordingTextTrack && errors.Is(err, bbb.ErrChecksumMissing):
+		// bbb-web's text-track upload reports a missing checksum in
+		// its JSON envelope; a wrong one is the usual XML error.
+		x.result, x.written = "paramError", true
+		bbb.WriteJSONError(x.w, bbb.NewError("paramError", "Missing param checksum."))
+	case x.call == bbb.CallJoin:
+		g.joinError(x, bbb.ErrChecksum)
+	default:
+		x.fail(bbb.ErrChecksum)
 	}
 }
 
@@ -322,42 +398,6 @@ func (g *Gateway) logRequest(x *exchange, d time.Duration) {
 		slog.String("server", x.server),
 		slog.Duration("duration", d),
 		slog.String("result", x.result))
-}
-
-// proxy sends a call to b and copies the answer (status, Content-Type,
-// Set-Cookie, body) to the client. query carries no checksum.
-func (g *Gateway) proxy(ctx context.Context, x *exchange, b *fleet.Backend, method, call, query, contentType string, body []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, g.cfg.BackendTimeout)
-	defer cancel()
-	x.server = b.ID
-	resp, err := g.do(ctx, b, method, call, query, contentType, body)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, bbb.MaxResponse))
-	if err != nil {
-		return fmt.Errorf("read %s answer from %s: %w", call, b.ID, err)
-	}
-	h := x.w.Header()
-	for _, k := range []string{"Content-Type", "Set-Cookie", "Location", "Cache-Control"} {
-		if v := resp.Header.Values(k); len(v) > 0 {
-			h[k] = v
-		}
-	}
-	h.Set("Content-Length", strconv.Itoa(len(data)))
-	x.written = true
-	x.result = "proxied " + strconv.Itoa(resp.StatusCode)
-	if resp.StatusCode >= 500 {
-		// A backend's 500 is not ours to repeat: clients get BBB-shaped XML.
-		h.Del("Content-Length")
-		h.Del("Set-Cookie")
-		x.fail(bbb.ErrServerUnavailable)
-		return nil
-	}
-	x.w.WriteHeader(resp.StatusCode)
-	_, _ = x.w.Write(data)
-	return nil
 }
 
 // do sends one request to b, recording metrics. query carries no checksum.

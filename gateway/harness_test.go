@@ -63,6 +63,8 @@ type harnessOptions struct {
 	config func(*gateway.Config)
 	// down lists server indexes whose fake server is closed before start.
 	down []int
+	// intercept, by server index, is set as the fake server's Intercept.
+	intercept map[int]func(call string, w http.ResponseWriter, r *http.Request) bool
 }
 
 type harnessOption func(*harnessOptions)
@@ -82,6 +84,17 @@ func withTags(i int, tags ...string) harnessOption {
 
 func withConfig(f func(*gateway.Config)) harnessOption {
 	return func(o *harnessOptions) { o.config = f }
+}
+
+// withIntercept makes fake server i answer requests with f first (see
+// fakebbb.Server.Intercept), to play a misbehaving server.
+func withIntercept(i int, f func(call string, w http.ResponseWriter, r *http.Request) bool) harnessOption {
+	return func(o *harnessOptions) {
+		if o.intercept == nil {
+			o.intercept = map[int]func(string, http.ResponseWriter, *http.Request) bool{}
+		}
+		o.intercept[i] = f
+	}
 }
 
 func withDown(i ...int) harnessOption {
@@ -154,7 +167,7 @@ func newHarness(t testing.TB, n int, opts ...harnessOption) *harness {
 	algs := []string{bbb.SHA256, bbb.SHA1, bbb.SHA512, bbb.SHA384}
 	for i := 0; i < n; i++ {
 		secret := fmt.Sprintf("backend-secret-%d-%x", i+1, sha1.Sum([]byte{byte(i)}))
-		fb := &fakebbb.Server{Secret: secret}
+		fb := &fakebbb.Server{Secret: secret, Intercept: o.intercept[i]}
 		ts := httptest.NewServer(fb)
 		fb.URL = ts.URL
 		t.Cleanup(func() {

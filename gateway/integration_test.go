@@ -315,7 +315,13 @@ func TestMeetingCalls_Validation(t *testing.T) {
 				if tt.id != "" {
 					ps = append(ps, param{"meetingID", tt.id})
 				}
-				r := h.get(call, ps)
+				var r result
+				if call == bbb.CallInsertDocument {
+					// insertDocument is POST only, with its XML body.
+					r = h.do(http.MethodPost, h.url(call, ps), "application/xml", []byte("<modules/>"))
+				} else {
+					r = h.get(call, ps)
+				}
 				if st := r.st(t); st.OK() || st.MessageKey != tt.key {
 					t.Errorf("got %s, want FAILED %s", r, tt.key)
 				}

@@ -46,8 +46,9 @@ func (bodyReader) Close() error { return nil }
 func httpBody(b []byte) bodyReader { return bodyReader{bytes.NewReader(b)} }
 
 // checkAnswer fails unless w is a well-formed answer: never a 500; 200
-// with a BBB XML envelope, or a 302 with a Location, or a plain 404 for a
-// path outside the API.
+// with a BBB XML envelope, or a 302 with a Location, or a 405 with an
+// Allow header and a BBB XML envelope, or a plain 404 for a path outside
+// the API.
 func checkAnswer(t *testing.T, w *httptest.ResponseRecorder, apiPath bool) {
 	t.Helper()
 	switch {
@@ -56,6 +57,13 @@ func checkAnswer(t *testing.T, w *httptest.ResponseRecorder, apiPath bool) {
 	case w.Code == http.StatusFound:
 		if w.Header().Get("Location") == "" {
 			t.Fatalf("302 without Location")
+		}
+	case w.Code == http.StatusMethodNotAllowed:
+		if w.Header().Get("Allow") == "" {
+			t.Fatalf("405 without Allow")
+		}
+		if st, err := bbb.ParseStatus(w.Body.Bytes()); err != nil || st.OK() {
+			t.Fatalf("405 answer is not BBB FAILED XML: %v: %q", err, w.Body)
 		}
 	case w.Code == http.StatusNotFound && !apiPath:
 	case w.Code == http.StatusOK:

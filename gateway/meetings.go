@@ -465,13 +465,17 @@ func (g *Gateway) send(ctx context.Context, b *fleet.Backend, method, call, quer
 }
 
 // forward sends x's call (its query without checksum, form parameters
-// moved into the query, an XML body as a POST with its Content-Type) to b
+// moved into the query, a body as a POST with its Content-Type; a POST
+// for the POST-only calls) to b
 // and relays the answer, passed through transform if that is non-nil. If
-// b cannot be reached or answers a 5xx, unreachable answers instead.
+// b cannot be reached, or answers anything but a BBB answer (a status
+// other than 200, or a body that is not a BBB answer, such as an error
+// page of a proxy in front of the server), unreachable answers instead:
+// clients get BBB's shapes only, never another server's redirect or page.
 func (g *Gateway) forward(ctx context.Context, x *exchange, b *fleet.Backend, transform func([]byte) []byte, unreachable func() error) error {
 	x.server = b.ID
 	method, contentType, body := http.MethodGet, "", []byte(nil)
-	if len(x.req.Body) > 0 {
+	if len(x.req.Body) > 0 || !g.routes[x.call].get {
 		method, contentType, body = http.MethodPost, x.req.ContentType, x.req.Body
 	}
 	a, err := g.send(ctx, b, method, x.call, x.req.ForwardQuery(), contentType, body)
@@ -482,7 +486,7 @@ func (g *Gateway) forward(ctx context.Context, x *exchange, b *fleet.Backend, tr
 		g.log.Warn("server unreachable", "call", x.call, "meetingID", x.meetingID, "server", b.ID, "err", err)
 		return unreachable()
 	}
-	if a.status >= 500 {
+	if a.status != http.StatusOK || !bbbAnswer(x.call, a.body) {
 		g.log.Warn("server failed", "call", x.call, "meetingID", x.meetingID, "server", b.ID, "status", a.status)
 		return unreachable()
 	}
@@ -497,6 +501,31 @@ func (g *Gateway) forward(ctx context.Context, x *exchange, b *fleet.Backend, tr
 	return nil
 }
 
+// bbbAnswer reports whether body looks like a BBB answer to call: an XML
+// <response> (every call, including the errors of the JSON calls), or
+// for getRecordingTextTracks and putRecordingTextTrack a JSON object
+// starting with "response". It only sniffs the start of the body, so it
+// is cheap on the polled calls; clients parse the rest.
+func bbbAnswer(call string, body []byte) bool {
+	b := bytes.TrimLeft(bytes.TrimPrefix(body, utf8BOM), " \t\r\n")
+	if call == bbb.CallGetRecordingTextTracks || call == bbb.CallPutRecordingTextTrack {
+		if j, ok := bytes.CutPrefix(b, []byte("{")); ok {
+			return bytes.HasPrefix(bytes.TrimLeft(j, " \t\r\n"), []byte(`"response"`))
+		}
+	}
+	if rest, ok := bytes.CutPrefix(b, []byte("<?xml")); ok {
+		i := bytes.Index(rest, []byte("?>"))
+		if i < 0 {
+			return false
+		}
+		b = bytes.TrimLeft(rest[i+2:], " \t\r\n")
+	}
+	rest, ok := bytes.CutPrefix(b, []byte("<response"))
+	return ok && len(rest) > 0 && (rest[0] == '>' || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\r' || rest[0] == '\n')
+}
+
+var utf8BOM = []byte("\xef\xbb\xbf")
+
 // backendChecksumError reports whether a is a checksumError answer.
 func backendChecksumError(a *answer) bool {
 	if !bytes.Contains(a.body, []byte(keyChecksumError)) {
@@ -507,11 +536,10 @@ func backendChecksumError(a *answer) bool {
 }
 
 // relay writes a server's answer to the client: its status, body and the
-// headers a client may need (Content-Type, Set-Cookie, Location,
-// Cache-Control).
+// headers a client may need (Content-Type, Set-Cookie, Cache-Control).
 func (x *exchange) relay(a *answer) {
 	h := x.w.Header()
-	for _, k := range []string{"Content-Type", "Set-Cookie", "Location", "Cache-Control"} {
+	for _, k := range []string{"Content-Type", "Set-Cookie", "Cache-Control"} {
 		if v := a.header.Values(k); len(v) > 0 {
 			h[k] = v
 		}

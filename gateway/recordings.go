@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -301,7 +300,7 @@ func (g *Gateway) byRecordings(ctx context.Context, x *exchange) error {
 	if len(order) == 1 {
 		// One server: forward the client's query unchanged; that server
 		// answers exactly as it would have for the whole list.
-		return g.proxyRecordingCall(ctx, x, order[0], http.MethodGet, fwd, "", nil)
+		return g.forwardRecordingCall(ctx, x, order[0])
 	}
 	type part struct {
 		st   bbb.Status
@@ -320,6 +319,9 @@ func (g *Gateway) byRecordings(ctx context.Context, x *exchange) error {
 				return
 			}
 			st, err := bbb.ParseStatus(body)
+			if err == nil && st.MessageKey == keyChecksumError {
+				err = errBackendChecksum
+			}
 			parts[i] = part{st: st, body: body, err: err}
 		}()
 	}
@@ -359,15 +361,11 @@ func (g *Gateway) byRecordings(ctx context.Context, x *exchange) error {
 	return bbb.ErrRecordingNotFound
 }
 
-// proxyRecordingCall forwards a recording call to b and copies its answer;
-// an unreachable server is reported as serverUnavailable.
-func (g *Gateway) proxyRecordingCall(ctx context.Context, x *exchange, b *fleet.Backend, method, query, contentType string, body []byte) error {
-	err := g.proxy(ctx, x, b, method, x.call, query, contentType, body)
-	if err != nil && !x.written && ctx.Err() == nil {
-		g.log.Warn("recording call failed", "call", x.call, "server", b.ID, "err", err)
-		return bbb.ErrServerUnavailable
-	}
-	return err
+// forwardRecordingCall forwards a recording call to b and relays its
+// answer; a server that cannot be reached or fails is reported as
+// serverUnavailable.
+func (g *Gateway) forwardRecordingCall(ctx context.Context, x *exchange, b *fleet.Backend) error {
+	return g.forward(ctx, x, b, nil, func() error { return bbb.ErrServerUnavailable })
 }
 
 // byRecording answers getRecordingTextTracks and putRecordingTextTrack:
@@ -399,11 +397,7 @@ func (g *Gateway) byRecording(ctx context.Context, x *exchange) error {
 		}
 		return nil
 	}
-	fwd := x.req.ForwardQuery()
-	if put {
-		return g.proxyRecordingCall(ctx, x, order[0], x.req.Method, fwd, x.req.ContentType, x.req.Body)
-	}
-	return g.proxyRecordingCall(ctx, x, order[0], http.MethodGet, fwd, "", nil)
+	return g.forwardRecordingCall(ctx, x, order[0])
 }
 
 // multipartField returns the value of the first non-file part called name

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tinyscale/tinyscale/bbb"
+	"github.com/tinyscale/tinyscale/fakebbb"
 	"github.com/tinyscale/tinyscale/loadgen"
 )
 
@@ -404,4 +405,30 @@ func FuzzNormalizeURL(f *testing.F) {
 			t.Fatalf("NormalizeURL(%q) = %q: does not make a valid request URL: %v", in, got, err)
 		}
 	})
+}
+
+func TestRun_AgainstFakeBBB(t *testing.T) {
+	for _, scenario := range loadgen.Scenarios {
+		t.Run(scenario, func(t *testing.T) {
+			fake := &fakebbb.Server{Secret: testSecret}
+			srv := httptest.NewServer(fake)
+			t.Cleanup(func() {
+				srv.Close()
+				fake.Close()
+			})
+			res, err := loadgen.Run(context.Background(), loadgen.Config{
+				URL: srv.URL, Secret: testSecret, Scenario: scenario, Algorithm: "sha256",
+				Requests: 300, Concurrency: 4, Meetings: 5,
+			})
+			if err != nil {
+				t.Fatalf("Run() error: %v", err)
+			}
+			if res.Requests != 300 || res.Errors != 0 {
+				t.Errorf("got %d requests, errors %v; want 300 and none", res.Requests, res.ErrorKinds)
+			}
+			if scenario == loadgen.ScenarioJoin && fake.Calls(bbb.CallJoin) != 300 {
+				t.Errorf("fakebbb counted %d joins, want 300", fake.Calls(bbb.CallJoin))
+			}
+		})
+	}
 }

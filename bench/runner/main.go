@@ -64,7 +64,7 @@ type options struct {
 	hung           bool
 	rounds         int
 	joinRate       float64
-	bigSeed        bool
+	bigVia         bool
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -77,7 +77,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.quick, "quick", false, "smoke-test mode: small fleet, short runs (about 40s)")
 	fs.BoolVar(&o.strict, "strict", false, "exit with status 3 if a target is missed")
 	fs.BoolVar(&o.profile, "profile", false, "capture a CPU profile of tinyscale's join path and print its top functions")
-	fs.DurationVar(&o.duration, "duration", 0, "length of each measured run (default 8s, quick 2s)")
+	fs.DurationVar(&o.duration, "duration", 0, "length of each measured run (default 6s, quick 2s)")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "connections for join, poll, mixed and create")
 	fs.IntVar(&o.gmConcurrency, "getmeetings-concurrency", 4, "connections for getMeetings (each request fans out to every server)")
 	fs.IntVar(&o.servers, "servers", 0, "fakebbb servers behind tinyscale (default 50, quick 10)")
@@ -88,7 +88,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.bigLatency, "big-latency", 2*time.Millisecond, "fakebbb latency in the memory phase")
 	fs.IntVar(&o.rounds, "rounds", 0, "alternating baseline/tinyscale join runs, best kept (default 2, quick 1)")
 	fs.Float64Var(&o.joinRate, "join-rate", 0, "request rate of the paced join run that the p99 target is checked on (default 2000, quick 1000)")
-	fs.BoolVar(&o.bigSeed, "big-seed", false, "create the memory phase's meetings directly on the servers, so that tinyscale has to learn them (its lookup path), instead of through tinyscale")
+	fs.BoolVar(&o.bigVia, "big-via-tinyscale", false, "create the memory phase's meetings through tinyscale's create (its placement path; slow) instead of directly on the servers")
 	fs.BoolVar(&o.hung, "hung", true, "also measure getMeetings with one server that never answers (informational)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -115,7 +115,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 	}
 	if o.duration == 0 {
-		o.duration = 8 * time.Second
+		o.duration = 6 * time.Second
 		if o.quick {
 			o.duration = 2 * time.Second
 		}
@@ -492,7 +492,7 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	r := &report{
 		Machine: machineInfo(ctx, o.repo), Quick: o.quick, Servers: o.servers, Latency: o.latency.String(),
 		Concurrency: o.concurrency, GMConc: o.gmConcurrency, Duration: o.duration.String(),
-		BigServers: o.bigServers, BigMeetings: o.bigMeetings, BigSeeded: o.bigSeed,
+		BigServers: o.bigServers, BigMeetings: o.bigMeetings, BigSeeded: !o.bigVia,
 	}
 	b.logf("starting the baseline and %d fakebbb servers (%s latency)", o.servers, o.latency)
 	baseURL, err := b.startBaseline(ctx)
@@ -728,7 +728,7 @@ func (b *bench) bigPhase(ctx context.Context, r *report) error {
 	if r.Memory.IdleBig, _, err = memory(ts.pid()); err != nil {
 		b.logf("%v", err)
 	}
-	if !o.bigSeed {
+	if o.bigVia {
 		b.logf("memory phase: creating %d meetings through tinyscale", o.bigMeetings)
 		if _, err := b.load(ctx, loadRun{url: ts.url, scenario: loadgen.ScenarioJoin, concurrency: o.concurrency,
 			meetings: o.bigMeetings, prefix: "big-", requests: 1}); err != nil {
@@ -740,12 +740,15 @@ func (b *bench) bigPhase(ctx context.Context, r *report) error {
 			return err
 		}
 	}
-	// tinyscale learns meetings it does not know from getMeetings and
-	// from lookups; then polling and joins run over all of them.
+	// One getMeetings makes tinyscale learn the meetings it does not know
+	// (in the background); lookups of the others learn them one by one.
+	if _, err := countMeetings(ctx, ts.url, frontSecret); err != nil {
+		return fmt.Errorf("count meetings through tinyscale: %w", err)
+	}
 	for _, s := range []struct {
 		name string
 		conc int
-	}{{loadgen.ScenarioGetMeetings, o.gmConcurrency}, {loadgen.ScenarioPoll, o.concurrency}, {loadgen.ScenarioJoin, o.concurrency}} {
+	}{{loadgen.ScenarioPoll, o.concurrency}, {loadgen.ScenarioJoin, o.concurrency}, {loadgen.ScenarioGetMeetings, o.gmConcurrency}} {
 		b.logf("memory phase: %s, %d connections, %s", s.name, s.conc, o.duration)
 		res, err := b.load(ctx, loadRun{url: ts.url, scenario: s.name, concurrency: s.conc, meetings: o.bigMeetings,
 			prefix: "big-", noSetup: true})

@@ -23,7 +23,7 @@ func TestParseOptions(t *testing.T) {
 		wantErr string
 	}{
 		{"defaults", nil, func(t *testing.T, o options) {
-			if o.servers != 50 || o.bigServers != 100 || o.bigMeetings != 10000 || o.duration != 8*time.Second ||
+			if o.servers != 50 || o.bigServers != 100 || o.bigMeetings != 10000 || o.duration != 6*time.Second ||
 				o.concurrency != 64 || o.latency != 20*time.Millisecond || !o.hung || o.quick || o.rounds != 2 || o.joinRate != 2000 {
 				t.Errorf("got %+v, want the full-run defaults", o)
 			}

@@ -30,7 +30,7 @@ type machine struct {
 	// LoadAvg is /proc/loadavg's 1, 5 and 15 minute averages at the start:
 	// other work on the machine skews every figure.
 	LoadAvg string `json:"loadavg,omitempty"`
-	Date     string `json:"date"`
+	Date    string `json:"date"`
 }
 
 // row is one scenario measured through tinyscale and through the baseline.

@@ -16,7 +16,9 @@
     latest: 0,         // newest history sample time (Unix seconds)
     windowSec: 3600,
     timer: null,
-    busy: false
+    busy: false,
+    serversKey: '',    // what the servers table shows, to skip needless re-renders
+    meetingsKey: ''
   };
 
   function el(tag, attrs, children) {
@@ -176,6 +178,7 @@
         } else {
           notice(s.id + ' is now ' + res.state);
         }
+        state.serversKey = ''; // re-render: the clicked button was disabled
         refresh();
       })
       .catch(function (e) {
@@ -189,6 +192,24 @@
   }
 
   function renderServers(st) {
+    var t = st.totals;
+    document.getElementById('summary').textContent =
+      plural(t.servers, 'server', 'servers') + ' · ' + t.up + ' up' + (t.down ? ' · ' + t.down + ' down' : '') +
+      ' · ' + plural(t.meetings, 'meeting', 'meetings') + ' · ' + plural(t.participants, 'participant', 'participants');
+    var store = document.getElementById('store');
+    store.textContent = st.store.ok ? 'store ok' : 'store unreachable';
+    store.className = 'pill' + (st.store.ok ? '' : ' bad');
+    store.title = st.store.error || '';
+    document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
+
+    // Re-render the table only when something shown changed, so that
+    // hovering, focus and text selection survive the refresh.
+    var key = JSON.stringify([st.servers.map(function (s) {
+      return [s.id, s.host, s.state, s.health, s.meetings, s.participants, fmtLoad(s.load), s.lastError];
+    }), state.filter, state.latest]);
+    if (key === state.serversKey) return;
+    state.serversKey = key;
+
     var tbody = document.querySelector('#servers tbody');
     var rows = [];
     var scale = maxLoad();
@@ -219,16 +240,6 @@
       rows.push(el('tr', null, [el('td', { colspan: 9, 'class': 'muted empty', text: 'No servers. Add one with: tinyscale servers add --host URL --secret-stdin' })]));
     }
     tbody.replaceChildren.apply(tbody, rows);
-
-    var t = st.totals;
-    document.getElementById('summary').textContent =
-      plural(t.servers, 'server', 'servers') + ' · ' + t.up + ' up' + (t.down ? ' · ' + t.down + ' down' : '') +
-      ' · ' + plural(t.meetings, 'meeting', 'meetings') + ' · ' + plural(t.participants, 'participant', 'participants');
-    var store = document.getElementById('store');
-    store.textContent = st.store.ok ? 'store ok' : 'store unreachable';
-    store.className = 'pill' + (st.store.ok ? '' : ' bad');
-    store.title = st.store.error || '';
-    document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
   }
 
   // ---- meetings ----
@@ -236,6 +247,11 @@
   function renderMeetings(list) {
     var tbody = document.querySelector('#meetings tbody');
     var ms = list.meetings.filter(function (m) { return !state.filter || m.server === state.filter; });
+    var errs = (list.errors || []).map(function (e) { return e.server + ': ' + e.error; });
+    show('meetings-errors', errs.length ? 'Not answering: ' + errs.join('; ') : '');
+    var key = JSON.stringify([ms, state.filter, Math.floor(Date.now() / 60000)]);
+    if (key === state.meetingsKey) return;
+    state.meetingsKey = key;
     var rows = ms.map(function (m) {
       var name = [el('span', { 'class': 'id', text: m.name || m.id })];
       if (m.name && m.name !== m.id) name.push(el('span', { 'class': 'host', text: m.id }));
@@ -261,8 +277,6 @@
       f.appendChild(el('button', { type: 'button', 'class': 'link', text: 'show all',
         onclick: function () { state.filter = ''; refresh(); } }));
     }
-    var errs = (list.errors || []).map(function (e) { return e.server + ': ' + e.error; });
-    show('meetings-errors', errs.length ? 'Not answering: ' + errs.join('; ') : '');
   }
 
   // ---- refresh loop ----
