@@ -116,7 +116,9 @@ type Meeting struct {
 	ServerID string `json:"serverID"`
 	// InternalID is BBB's internalMeetingID once known (sha1(ID)-createTime).
 	InternalID string `json:"internalID,omitempty"`
-	// CreatedAt is when tinyscale placed or first learned the meeting.
+	// CreatedAt is when tinyscale placed the meeting, or, for a meeting
+	// learned from a server, the server's createTime (capped at the time it
+	// was learned), so that learned meetings do not count as new placements.
 	CreatedAt time.Time `json:"createdAt"`
 }
 

@@ -120,14 +120,21 @@ func writeSigned(b *strings.Builder, alg, call, query, secret string) {
 // "checksum=V&", then "checksum=V" out of the raw string. It returns the
 // rest and the checksum value (empty if there is none).
 func StripChecksum(raw string) (rest, sum string) {
-	sum, ok := firstChecksum(raw)
+	rest, sum, _ = stripChecksum(raw)
+	return rest, sum
+}
+
+// stripChecksum is StripChecksum that also reports whether raw has a
+// checksum parameter at all (possibly with an empty value).
+func stripChecksum(raw string) (rest, sum string, ok bool) {
+	sum, ok = firstChecksum(raw)
 	if !ok {
-		return raw, ""
+		return raw, "", false
 	}
 	rest = removeAll(raw, "&checksum=", sum, "")
 	rest = removeAll(rest, "checksum=", sum, "&")
 	rest = removeAll(rest, "checksum=", sum, "")
-	return rest, sum
+	return rest, sum, true
 }
 
 // firstChecksum returns the decoded value of the first pair of raw whose
@@ -137,7 +144,7 @@ func firstChecksum(raw string) (string, bool) {
 		var part string
 		part, raw, _ = strings.Cut(raw, "&")
 		n, v, _ := strings.Cut(part, "=")
-		if n == ParamChecksum || (strings.ContainsAny(n, "%+") && unescape(n) == ParamChecksum) {
+		if n == ParamChecksum || (escaped(n) && unescape(n) == ParamChecksum) {
 			return unescape(v), true
 		}
 	}
@@ -220,6 +227,15 @@ func (v Verifier) VerifyQuery(call, rawQuery string) error {
 		return nil
 	}
 	rest, sum := StripChecksum(rawQuery)
+	return v.checkStripped(call, rest, sum)
+}
+
+// checkStripped checks sum, the checksum cut out of a query, against
+// rest, the query without it.
+func (v Verifier) checkStripped(call, rest, sum string) error {
+	if v.Secret == "" {
+		return nil
+	}
 	if sum == "" {
 		return ErrChecksumMissing
 	}
@@ -256,8 +272,9 @@ func (v Verifier) check(call, query, sum string) error {
 // caller reads the body and calls Verify. This lets a server refuse
 // unsigned requests without buffering their bodies.
 func (v Verifier) VerifyBeforeBody(call, rawQuery, mediaType string) (done bool, err error) {
-	if _, ok := firstChecksum(rawQuery); ok || mediaType != "application/x-www-form-urlencoded" {
-		return true, v.VerifyQuery(call, rawQuery)
+	rest, sum, ok := stripChecksum(rawQuery)
+	if ok || mediaType != "application/x-www-form-urlencoded" {
+		return true, v.checkStripped(call, rest, sum)
 	}
 	return false, nil
 }

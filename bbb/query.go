@@ -42,7 +42,7 @@ func ParseQuery(raw string) Query {
 }
 
 func unescape(s string) string {
-	if !strings.ContainsAny(s, "%+") {
+	if !escaped(s) {
 		return s
 	}
 	u, err := url.QueryUnescape(s)
@@ -50,6 +50,18 @@ func unescape(s string) string {
 		return s
 	}
 	return u
+}
+
+// escaped reports whether s holds a '%' or '+', which decoding changes.
+// (A byte loop: strings.ContainsAny builds a set on every call, which
+// showed up on the join path, where every name and value is checked.)
+func escaped(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '%' || c == '+' {
+			return true
+		}
+	}
+	return false
 }
 
 // Get returns the first value of name, as bbb-web does, or "".

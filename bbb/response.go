@@ -70,11 +70,19 @@ func ErrorXML(e *Error) []byte {
 		"</messageKey><message>" + Escape(e.Message) + "</message></response>")
 }
 
+// Header values every answer carries. They are shared, not copied, into
+// response headers (net/http never modifies header value slices), which
+// saves two allocations per answer; nothing may write to them.
+var (
+	xmlContentType = []string{"text/xml;charset=utf-8"}
+	noCache        = []string{"no-cache"}
+)
+
 // WriteXML writes an XML API response with BBB's headers and status 200.
 func WriteXML(w http.ResponseWriter, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "text/xml;charset=utf-8")
-	h.Set("Cache-Control", "no-cache")
+	h["Content-Type"] = xmlContentType
+	h["Cache-Control"] = noCache
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 }

@@ -36,7 +36,8 @@ func (g *gateway) joinTarget(t testing.TB, meetingID string) string {
 	t.Helper()
 	resp, body := get(t, signedURL(g.URL, g.Secret, bbb.SHA1, "join", "meetingID="+meetingID+"&fullName=Tester&role=VIEWER"))
 	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("join %s: HTTP %d %s", meetingID, resp.StatusCode, body)
+		mt := g.adminGet(t, "/admin/api/v1/meetings")
+		t.Fatalf("join %s: HTTP %d %s\nmeetings: %s\n%s", meetingID, resp.StatusCode, body, mt, g.out.String())
 	}
 	loc := resp.Header.Get("Location")
 	i := strings.Index(loc, "/bigbluebutton/api/join?")
@@ -235,4 +236,17 @@ func TestBurstSpreads(t *testing.T) {
 	if float64(hi) > 1.5*float64(lo) {
 		t.Errorf("most-used server holds %d, least-used %d: more than 1.5× (%v)", hi, lo, counts)
 	}
+}
+
+// adminGet GETs an admin API path with the admin token.
+func (g *gateway) adminGet(t testing.TB, path string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, g.URL+path, nil)
+	req.Header.Set("Authorization", "Bearer "+g.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	return string(mustRead(t, resp))
 }

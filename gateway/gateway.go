@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -84,6 +85,8 @@ type Gateway struct {
 
 	negMu sync.Mutex
 	neg   map[string]time.Time // meetingID → unknown until
+
+	learning atomic.Bool // a getMeetings learning run is in progress
 
 	cb relayState // callback relay and webhook state (callbacks.go)
 
@@ -247,12 +250,16 @@ func (x *exchange) fail(e *bbb.Error) {
 	bbb.WriteError(x.w, e)
 }
 
+// noCache is the shared value of a Cache-Control header; never written to.
+var noCache = []string{"no-cache"}
+
 // redirect answers with a 302 to location.
 func (x *exchange) redirect(location string) {
 	x.result = "redirect"
 	x.written = true
-	x.w.Header().Set("Location", location)
-	x.w.Header().Set("Cache-Control", "no-cache")
+	h := x.w.Header()
+	h["Location"] = []string{location}
+	h["Cache-Control"] = noCache
 	x.w.WriteHeader(http.StatusFound)
 }
 

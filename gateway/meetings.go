@@ -184,18 +184,36 @@ func (g *Gateway) join(ctx context.Context, x *exchange) error {
 		g.joinError(x, errMissingFullName)
 		return nil
 	}
-	b, err := g.meetingBackend(ctx, id)
-	if errors.Is(err, errUnknownMeeting) {
+	if !wantsRedirect(x.req.Params) {
+		b, err := g.meetingBackend(ctx, id)
+		if errors.Is(err, errUnknownMeeting) {
+			g.joinError(x, bbb.ErrMeetingNotFound)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		x.server = b.ID
+		return g.forward(ctx, x, b, nil, func() error { return bbb.ErrServerUnavailable })
+	}
+	// A browser join goes to the meeting's server even while the poller
+	// reports it down: the meeting lives there and nowhere else until a
+	// create moves it, and a server that is only briefly unreachable (a
+	// restart, a network blip) serves the browser once it is back.
+	m, err := g.locate(ctx, id)
+	if errors.Is(err, tinyscale.ErrNotFound) {
 		g.joinError(x, bbb.ErrMeetingNotFound)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	x.server = b.ID
-	if !wantsRedirect(x.req.Params) {
-		return g.forward(ctx, x, b, nil, func() error { return bbb.ErrServerUnavailable })
+	b, ok := g.cfg.Fleet.Backend(m.ServerID)
+	if !ok {
+		g.joinError(x, bbb.ErrMeetingNotFound)
+		return nil
 	}
+	x.server = b.ID
 	x.redirect(b.Client.URL(bbb.CallJoin, x.req.ForwardQuery()))
 	return nil
 }
@@ -410,8 +428,14 @@ func (g *Gateway) getMeetings(ctx context.Context, x *exchange) error {
 		}
 	}
 	x.xml(g.restoreMetadata(bbb.MeetingsXML(raws)), "SUCCESS")
-	if len(seen) > 0 {
-		g.goBackground(func(ctx context.Context) { g.learnAll(ctx, seen) })
+	// At most one learning run at a time: getMeetings is polled (often by
+	// several clients at once), and each run reads the whole map. A run
+	// skipped here is made up by the next getMeetings.
+	if len(seen) > 0 && g.learning.CompareAndSwap(false, true) {
+		g.goBackground(func(ctx context.Context) {
+			defer g.learning.Store(false)
+			g.learnAll(ctx, seen)
+		})
 	}
 	return nil
 }

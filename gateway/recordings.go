@@ -335,14 +335,14 @@ func (g *Gateway) byRecordings(ctx context.Context, x *exchange) error {
 	}
 	x.server = strings.Join(servers, ",")
 	var failed *part
-	allErr := true
+	anyErr := false
 	for i := range parts {
 		p := &parts[i]
 		if p.err != nil {
 			g.log.Warn("recording call failed on server", "call", x.call, "server", order[i].ID, "err", p.err)
+			anyErr = true
 			continue
 		}
-		allErr = false
 		if p.st.OK() {
 			x.xml(p.body, "SUCCESS")
 			return nil
@@ -355,7 +355,9 @@ func (g *Gateway) byRecordings(ctx context.Context, x *exchange) error {
 	case failed != nil:
 		x.xml(failed.body, failed.st.MessageKey)
 		return nil
-	case allErr:
+	case anyErr:
+		// A server holding some of the recordings did not answer: they
+		// may well exist, so notFound would mislead.
 		return bbb.ErrServerUnavailable
 	}
 	return bbb.ErrRecordingNotFound

@@ -71,6 +71,7 @@ func TestParseStatus(t *testing.T) {
 		{"no_rss", "Name:\tx\n", 0, 0, true},
 		{"bad_unit", "VmRSS:\t12 MB\n", 0, 0, true},
 		{"bad_number", "VmRSS:\tmany kB\n", 0, 0, true},
+		{"negative", "VmRSS:\t-5 kB\n", 0, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -231,4 +232,21 @@ func TestWriteTable(t *testing.T) {
 	if !bytes.Equal(b.Bytes(), want) {
 		t.Errorf("table differs from %s (run with -update to accept):\ngot:\n%s\nwant:\n%s", path, b.Bytes(), want)
 	}
+}
+
+func FuzzParseStatus(f *testing.F) {
+	f.Add("VmHWM:\t 15360 kB\nVmRSS:\t 12288 kB\n")
+	f.Add("VmRSS: 1 kB")
+	f.Add("VmRSS:\t-5 kB\nVmHWM: x kB")
+	f.Fuzz(func(t *testing.T, s string) {
+		rss, peak, err := parseStatus(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		if rss <= 0 || peak < 0 {
+			t.Fatalf("parseStatus(%q) = %d, %d without error, want positive", s, rss, peak)
+		}
+		_ = cpuModel(s)
+		_ = memTotal(s)
+	})
 }

@@ -125,14 +125,14 @@ func parseStatus(r io.Reader) (rss, peak int64, err error) {
 		if len(f) != 2 || f[1] != "kB" {
 			return 0, 0, fmt.Errorf("parse %s: unexpected %q", key, val)
 		}
-		n, err := strconv.ParseInt(f[0], 10, 64)
+		n, err := strconv.ParseUint(f[0], 10, 42)
 		if err != nil {
 			return 0, 0, fmt.Errorf("parse %s: %w", key, err)
 		}
 		if key == "VmRSS" {
-			rss = n * 1024
+			rss = int64(n) * 1024
 		} else {
-			peak = n * 1024
+			peak = int64(n) * 1024
 		}
 	}
 	if err := sc.Err(); err != nil {

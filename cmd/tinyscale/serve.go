@@ -207,7 +207,11 @@ func (m *Main) Run(ctx context.Context) error {
 		Metrics:   met,
 	}
 	history := admin.NewHistory(m.Fleet, load)
-	m.background(func(ctx context.Context) { p.Run(ctx) })
+	m.background(func(ctx context.Context) {
+		if err := p.Run(ctx); err != nil {
+			log.Error("poller stopped", "err", err)
+		}
+	})
 	m.background(func(ctx context.Context) { m.Fleet.Run(ctx) })
 	m.background(func(ctx context.Context) { history.Run(ctx) })
 	m.background(func(ctx context.Context) { m.syncHooksLoop(ctx) })
