@@ -10,7 +10,7 @@ build:
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/fakebbb ./cmd/fakebbb
 
 test:
-	go test -race ./...
+	go test -race -count=1 ./...
 
 demo:
 	go run ./cmd/tinyscale demo

@@ -1,14 +1,16 @@
 package bbb
 
 import (
+	"cmp"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
-	"sort"
+	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Checksum algorithms, named as in bbb-web's supportedChecksumAlgorithms.
@@ -302,9 +304,9 @@ func (v Verifier) Verify(r *Request) error {
 }
 
 // rebuildSorted is bbb-web 2.5–2.7's buildQueryStringFromParamsMap: every
-// parameter but checksum, sorted by name, each value of a repeated name in
-// turn, the name as is and the value encoded like Java's URLEncoder (space
-// as '+').
+// parameter but checksum, sorted by name as a Java TreeSet<String> sorts
+// (by UTF-16 code units), each value of a repeated name in turn, the name
+// as is and the value encoded like Java's URLEncoder (space as '+').
 func rebuildSorted(q Query) string {
 	names := make([]string, 0, len(q))
 	values := make(map[string][]string, len(q))
@@ -317,7 +319,7 @@ func rebuildSorted(q Query) string {
 		}
 		values[p.Name] = append(values[p.Name], p.Value)
 	}
-	sort.Strings(names)
+	slices.SortFunc(names, compareUTF16)
 	var b strings.Builder
 	for _, n := range names {
 		for _, v := range values[n] {
@@ -330,6 +332,33 @@ func rebuildSorted(q Query) string {
 		}
 	}
 	return b.String()
+}
+
+// compareUTF16 orders strings as Java's String.compareTo does, by UTF-16
+// code units. It differs from Go's byte order only between characters
+// above U+FFFF (surrogate pairs, 0xD800–0xDFFF) and those in
+// U+E000–U+FFFF.
+func compareUTF16(a, b string) int {
+	for a != "" && b != "" {
+		ra, na := utf8.DecodeRuneInString(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if ra != rb {
+			return cmp.Compare(utf16Unit(ra), utf16Unit(rb))
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+// utf16Unit returns the first UTF-16 code unit of r, shifted so that two
+// different runes never compare equal (their first units may: two
+// characters above U+FFFF can share a high surrogate).
+func utf16Unit(r rune) int64 {
+	if r < 0x10000 {
+		return int64(r) << 20
+	}
+	hi := 0xD800 + (r-0x10000)>>10
+	return int64(hi)<<20 | int64(r&0xFFFFF)
 }
 
 // javaURLEncode encodes like java.net.URLEncoder with UTF-8: letters,

@@ -229,10 +229,11 @@ func TestVerifier_Verify(t *testing.T) {
 	}
 }
 
-// TestVerifier_Verify_RebuildKnownBugs shows where Verifier.Verify's 2.5–2.7
-// rebuild (rebuildSorted in checksum.go) differs from bbb-web's
+// TestVerifier_Verify_RebuildKnownBugs covers where Verifier.Verify's 2.5–2.7
+// rebuild (rebuildSorted in checksum.go) once differed from bbb-web's
 // ValidationService.buildQueryStringFromParamsMap, which emits the name
-// unencoded and every value of a repeated name, in order.
+// unencoded and every value of a repeated name, in order, with names in
+// Java's (UTF-16) order.
 func TestVerifier_Verify_RebuildKnownBugs(t *testing.T) {
 	v := bbb.Verifier{Secret: vecSecret}
 	tests := []struct {
@@ -242,6 +243,10 @@ func TestVerifier_Verify_RebuildKnownBugs(t *testing.T) {
 	}{
 		{name: "repeated_name_all_values", form: "meetingID=abc&meta_tag=1&meta_tag=2", rebuilt: "meetingID=abc&meta_tag=1&meta_tag=2"},
 		{name: "name_not_encoded", form: "meetingID=abc&userdata-x%3Ay=1", rebuilt: "meetingID=abc&userdata-x:y=1"},
+		// Java's TreeSet orders names by UTF-16 code units: a character
+		// above U+FFFF (a surrogate pair) sorts before U+FF01.
+		{name: "names_in_utf16_order", form: "%EF%BC%81=a&%F0%9F%98%80=b", rebuilt: "\U0001F600=b&\uFF01=a"},
+		{name: "names_sharing_a_high_surrogate", form: "%F0%9F%98%81=a&%F0%9F%98%80=b&meetingID=x", rebuilt: "meetingID=x&\U0001F600=b&\U0001F601=a"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

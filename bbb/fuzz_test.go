@@ -227,3 +227,27 @@ func xmlText(s string) string {
 func sameSlice(a, b []byte) bool {
 	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
+
+// FuzzStripChecksum checks StripChecksum against bbb-web's literal
+// definition: take the first checksum value, then replace every
+// "&checksum=V", then every "checksum=V&", then every "checksum=V" with
+// nothing (Java's String.replace, like strings.ReplaceAll).
+func FuzzStripChecksum(f *testing.F) {
+	f.Add(vecQuery + "&checksum=" + vecSHA1)
+	f.Add("checksum=abc&a=1&checksum=abc&checksum=abcd&xchecksum=abc")
+	f.Add("a=1&checksum=&b=checksum=")
+	f.Add("%63hecksum=abc&checksum=abc&checksum=abc&")
+	f.Fuzz(func(t *testing.T, raw string) {
+		rest, sum := bbb.StripChecksum(raw)
+		want, wantSum := raw, ""
+		if v, ok := bbb.ParseQuery(raw).Lookup(bbb.ParamChecksum); ok {
+			wantSum = v
+			want = strings.ReplaceAll(want, "&checksum="+v, "")
+			want = strings.ReplaceAll(want, "checksum="+v+"&", "")
+			want = strings.ReplaceAll(want, "checksum="+v, "")
+		}
+		if rest != want || sum != wantSum {
+			t.Fatalf("StripChecksum(%q) = (%q, %q), want (%q, %q)", raw, rest, sum, want, wantSum)
+		}
+	})
+}

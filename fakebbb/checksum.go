@@ -7,8 +7,10 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"hash"
+	"slices"
 	"sort"
 	"strings"
+	"unicode/utf16"
 )
 
 // Checksum algorithm names, as in bbb-web's supportedChecksumAlgorithms.
@@ -128,29 +130,42 @@ func verifyChecksum(secret string, allowed []string, r checksumRequest) bool {
 }
 
 // javaSortedQuery is bbb-web 2.5–2.7's rebuild of a query string from a
-// parameter map: every parameter except checksum, first value per name,
-// sorted by name, encoded like java.net.URLEncoder.
+// parameter map (ValidationService.buildQueryStringFromParamsMap): every
+// parameter except checksum, names in the order of a Java TreeSet<String>
+// (UTF-16 code units), each name as is (not encoded) followed by each of
+// its values in turn, values encoded like java.net.URLEncoder.
 func javaSortedQuery(p params) string {
-	seen := make(map[string]bool, len(p))
-	var keep params
+	values := make(map[string][]string, len(p))
+	var names []string
 	for _, q := range p {
-		if q.name == "checksum" || seen[q.name] {
+		if q.name == "checksum" {
 			continue
 		}
-		seen[q.name] = true
-		keep = append(keep, q)
-	}
-	sort.SliceStable(keep, func(i, j int) bool { return keep[i].name < keep[j].name })
-	var b strings.Builder
-	for i, q := range keep {
-		if i > 0 {
-			b.WriteByte('&')
+		if _, seen := values[q.name]; !seen {
+			names = append(names, q.name)
 		}
-		b.WriteString(javaURLEncode(q.name))
-		b.WriteByte('=')
-		b.WriteString(javaURLEncode(q.value))
+		values[q.name] = append(values[q.name], q.value)
+	}
+	sort.Slice(names, func(i, j int) bool { return compareUTF16(names[i], names[j]) < 0 })
+	var b strings.Builder
+	for _, n := range names {
+		for _, v := range values[n] {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(n)
+			b.WriteByte('=')
+			b.WriteString(javaURLEncode(v))
+		}
 	}
 	return b.String()
+}
+
+// compareUTF16 compares a and b as Java's String.compareTo does, by UTF-16
+// code units. It differs from Go's byte order only between characters
+// above U+FFFF and those in U+E000–U+FFFF.
+func compareUTF16(a, b string) int {
+	return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
 }
 
 // javaURLEncode encodes like java.net.URLEncoder with UTF-8: letters,

@@ -90,6 +90,35 @@ func TestVerifyChecksum(t *testing.T) {
 			},
 			true,
 		},
+		// bbb-web's rebuild writes names unencoded and every value of a
+		// repeated name, names in Java (UTF-16) order.
+		{
+			"form_body_only_repeated_name_all_values", vecSecret, nil,
+			checksumRequest{
+				call: "create",
+				all:  parseParams("meetingID=abc&meta_tag=1&meta_tag=2&checksum=" + sumFor(SHA1, "create", "meetingID=abc&meta_tag=1&meta_tag=2")),
+				form: parseParams("meetingID=abc&meta_tag=1&meta_tag=2&checksum=" + sumFor(SHA1, "create", "meetingID=abc&meta_tag=1&meta_tag=2")),
+			},
+			true,
+		},
+		{
+			"form_body_only_name_not_encoded", vecSecret, nil,
+			checksumRequest{
+				call: "create",
+				all:  parseParams("meetingID=abc&userdata-x%3Ay=1&checksum=" + sumFor(SHA1, "create", "meetingID=abc&userdata-x:y=1")),
+				form: parseParams("meetingID=abc&userdata-x%3Ay=1&checksum=" + sumFor(SHA1, "create", "meetingID=abc&userdata-x:y=1")),
+			},
+			true,
+		},
+		{
+			"form_body_only_names_in_utf16_order", vecSecret, nil,
+			checksumRequest{
+				call: "create",
+				all:  parseParams("%EF%BC%81=a&%F0%9F%98%80=b&checksum=" + sumFor(SHA1, "create", "\U0001F600=b&\uFF01=a")),
+				form: parseParams("%EF%BC%81=a&%F0%9F%98%80=b&checksum=" + sumFor(SHA1, "create", "\U0001F600=b&\uFF01=a")),
+			},
+			true,
+		},
 		{
 			"form_body_with_query_needs_query_sum", vecSecret, nil,
 			checksumRequest{call: "create", rawQuery: "meetingID=abc123", all: parseParams("meetingID=abc123&checksum=" + sumFor(SHA1, "create", "")), form: parseParams("checksum=" + sumFor(SHA1, "create", ""))},

@@ -43,10 +43,11 @@ func (b *Backend) Placeable() bool { return b.Up() && b.State == tinyscale.State
 func (b *Backend) Routable() bool { return b.Up() }
 
 // InFanOut reports whether fan-out calls (getMeetings, getRecordings,
-// hooks) should ask the server: every server but a disabled one whose
-// meetings have ended.
+// lookups) should ask the server: every server that is up, but a disabled
+// one whose meetings have ended. A server the poller reports down is
+// skipped, so a hung server does not hold every fan-out up for its timeout.
 func (b *Backend) InFanOut() bool {
-	return b.State != tinyscale.StateDisabled || b.Health.Meetings > 0
+	return b.Up() && (b.State != tinyscale.StateDisabled || b.Health.Meetings > 0)
 }
 
 // Options configure a Fleet.

@@ -38,6 +38,9 @@ func TestForward_NotABBBAnswer(t *testing.T) {
 			w.Header().Set("Content-Type", "text/html")
 			_, _ = io.WriteString(w, "<html><body>502 Bad Gateway from the proxy</body></html>")
 		case "empty_200":
+		case "truncated_200":
+			w.Header().Set("Content-Type", "text/xml")
+			_, _ = io.WriteString(w, "<response><returncode>SUCCESS</returncode><meetingName>Odd")
 		case "json_200":
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = io.WriteString(w, `{"error":"nope"}`)
@@ -81,7 +84,7 @@ func TestForward_NotABBBAnswer(t *testing.T) {
 		{name: "publish", call: bbb.CallPublishRecordings, params: p("recordID", recID, "publish", "false"), wantKey: "serverUnavailable"},
 		{name: "text_tracks", call: bbb.CallGetRecordingTextTracks, params: p("recordID", recID), wantKey: "serverUnavailable"},
 	}
-	for _, m := range []string{"html_200", "empty_200", "json_200", "not_found", "redirect", "forbidden", "checksum_error", "xml_with_declaration"} {
+	for _, m := range []string{"html_200", "empty_200", "truncated_200", "json_200", "not_found", "redirect", "forbidden", "checksum_error", "xml_with_declaration"} {
 		for _, c := range calls {
 			t.Run(m+"_"+c.name, func(t *testing.T) {
 				mode.Store(m)
@@ -211,5 +214,75 @@ func TestGetMeetings_OneLearningRunAtATime(t *testing.T) {
 	waitFor(t, "learn-me in the map", func() bool { return h.mapped("learn-me") == h.ids[0] })
 	if got := gs.max.Load(); got != 1 {
 		t.Errorf("got %d learning runs at once, want 1", got)
+	}
+}
+
+// TestSendChatMessage_EndedMeeting: a client sees the same answer for a
+// chat message to a meeting that does not run whether tinyscale still
+// maps it (the server answers) or not (tinyscale answers): BBB 3.0's
+// meetingNotFound. Before, tinyscale's own answer was notFound.
+func TestSendChatMessage_EndedMeeting(t *testing.T) {
+	h := newHarness(t, 2, withConfig(func(c *gateway.Config) { c.NegativeTTL = -1 }))
+	i := h.create("chat-room")
+	// The meeting ends on its server without tinyscale hearing of it.
+	h.bbbs[i].Reset()
+	mapped := h.get(bbb.CallSendChatMessage, p("meetingID", "chat-room", "message", "hi"))
+	unknown := h.get(bbb.CallSendChatMessage, p("meetingID", "never-created", "message", "hi"))
+	for name, r := range map[string]result{"mapped": mapped, "unknown": unknown} {
+		if st := r.st(t); st.OK() || st.MessageKey != "meetingNotFound" {
+			t.Errorf("%s: got %s, want FAILED meetingNotFound", name, r)
+		}
+	}
+}
+
+// TestCordoned_StaleMapping: the map still names a cordoned server for a
+// meeting that ended there unnoticed (its meetingEndedURL call was lost).
+// A cordoned server takes no new meetings, so the next create must place
+// the meeting elsewhere instead of creating it anew on the cordoned
+// server, as it did before (only disabled servers were checked).
+func TestCordoned_StaleMapping(t *testing.T) {
+	h := newHarness(t, 3)
+	c := h.create("stale-room")
+	h.setState(c, tinyscale.StateCordoned)
+	h.bbbs[c].Reset() // the meeting is gone; tinyscale does not know
+	i := h.create("stale-room")
+	if i == c {
+		t.Errorf("stale-room created anew on the cordoned server %s", h.ids[c])
+	}
+	if got := h.mapped("stale-room"); got != h.ids[i] {
+		t.Errorf("store maps stale-room to %q, want %q", got, h.ids[i])
+	}
+	// A meeting that still runs on the cordoned server stays there.
+	h.createDirect(c, "live-room")
+	h.create("live-room")
+	if got := h.serverOf("live-room"); got != c {
+		t.Errorf("live-room moved to %d, want it kept on the cordoned %s", got, h.ids[c])
+	}
+}
+
+// TestFailover_CheckFailsOnce: a create for a meeting on a disabled
+// server first asks that server whether the meeting still runs; if that
+// check fails once (a timeout, a 500) while the lookup that follows finds
+// the meeting there after all, the meeting stays where it runs. Before,
+// it was started a second time on another server.
+func TestFailover_CheckFailsOnce(t *testing.T) {
+	var failNext atomic.Bool
+	flaky := func(call string, w http.ResponseWriter, r *http.Request) bool {
+		if call == bbb.CallGetMeetingInfo && failNext.CompareAndSwap(true, false) {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return true
+		}
+		return false
+	}
+	h := newHarness(t, 3, withIntercept(0, flaky))
+	h.createDirect(0, "flaky-room")
+	h.create("flaky-room")
+	h.setState(0, tinyscale.StateDisabled)
+	failNext.Store(true)
+	if got := h.create("flaky-room"); got != 0 {
+		t.Errorf("create went to %s, want the meeting kept on %s", h.ids[got], h.ids[0])
+	}
+	if got := h.mapped("flaky-room"); got != h.ids[0] {
+		t.Errorf("store maps flaky-room to %q, want %s", got, h.ids[0])
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,8 +30,9 @@ import (
 type Config struct {
 	// Secret is the shared secret clients sign with (TINYSCALE_SECRET).
 	Secret string
-	// Algorithms lists the checksum algorithms accepted from clients; nil
-	// accepts sha1, sha256, sha384 and sha512.
+	// Algorithms lists the checksum algorithms accepted from clients
+	// (TINYSCALE_ALGORITHMS): sha1, sha256, sha384, sha512, in any case.
+	// Nil or empty accepts all four; New rejects unknown names.
 	Algorithms []string
 	// Fleet is the set of servers.
 	Fleet *fleet.Fleet
@@ -129,6 +131,9 @@ func (rt route) allow() string {
 	return "POST"
 }
 
+// errBodyUnreadable answers a request whose body could not be read.
+var errBodyUnreadable = bbb.NewError("validationError", "The request body could not be read.")
+
 // errMethodNotAllowed answers a call made with a method it does not accept.
 var errMethodNotAllowed = bbb.NewError("unsupportedRequest", "This request method is not supported for this call.")
 
@@ -146,6 +151,15 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Secret == "" {
 		return nil, errors.New("gateway: Secret is required")
 	}
+	var algs []string
+	for _, a := range cfg.Algorithms {
+		a = strings.ToLower(strings.TrimSpace(a))
+		if !bbb.ValidAlgorithm(a) {
+			return nil, fmt.Errorf("gateway: Algorithms: %q is not sha1, sha256, sha384 or sha512", a)
+		}
+		algs = append(algs, a)
+	}
+	cfg.Algorithms = algs
 	if cfg.Policy == nil {
 		cfg.Policy = &balancer.LeastLoaded{}
 	}
@@ -265,10 +279,10 @@ func (x *exchange) redirect(location string) {
 
 // ServeHTTP answers BBB API calls under /bigbluebutton/api/. It never
 // answers 500: failures are BBB-shaped FAILED XML. A call made with a
-// method it does not accept is answered 405 (with FAILED XML). A request
-// body is read only once the checksum in the query is verified, except
-// for a form body without one (at most MaxFormBody bytes), which may
-// carry the checksum itself.
+// method it does not accept is answered 405 (with FAILED XML). A
+// request's parameters and body are read only once the checksum in its
+// query is verified, except for a form body without one (at most
+// MaxFormBody bytes), which may carry the checksum itself.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := g.cfg.Now()
 	call, ok := bbb.CallFromPath(r.URL.Path)
@@ -313,8 +327,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		mediaType = bbb.MediaType(r.Header.Get("Content-Type"))
 	}
 	done, verr := g.verifier.VerifyBeforeBody(call, r.URL.RawQuery, mediaType)
-	if done && verr != nil && r.Method == http.MethodPost {
-		g.checksumFailed(x, verr) // the body of an unsigned request is never read
+	if done && verr != nil && call != bbb.CallJoin {
+		// Neither the body nor the parameters of an unsigned request are
+		// read. (A failed join needs its parameters for the error
+		// redirect; join is GET only, so it has no body to read.)
+		g.checksumFailed(x, verr)
 		return
 	}
 	limit := g.cfg.MaxBody
@@ -322,8 +339,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		limit = min(limit, MaxFormBody)
 	}
 	req, err := bbb.ReadRequest(r, limit)
-	if err != nil {
+	if errors.Is(err, bbb.ErrBodyTooLarge) {
 		x.fail(bbb.ErrBodyLimit)
+		return
+	}
+	if err != nil {
+		// The client sent less than it announced, or went away.
+		x.fail(errBodyUnreadable)
 		return
 	}
 	x.req = req

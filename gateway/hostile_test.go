@@ -141,7 +141,7 @@ func TestHostile_FullStack(t *testing.T) {
 		{name: "hooks_destroy_junk", call: bbb.CallHooksDestroy, query: sq(bbb.CallHooksDestroy, "hookID=%00%FF")},
 		{name: "unknown_call", call: "getSessions", query: sq("getSessions", "")},
 		{name: "index_junk", call: "", query: "checksum=" + huge[:5000]},
-		{name: "end", call: bbb.CallEnd, query: sq(bbb.CallEnd, "meetingID=hostile-room")},
+		{name: "end_unknown", call: bbb.CallEnd, query: sq(bbb.CallEnd, "meetingID=hostile-nope")},
 	}
 	faults := []fakebbb.Fault{fakebbb.FaultNone, fakebbb.FaultError500, fakebbb.FaultBadXML, fakebbb.FaultChecksum, fakebbb.FaultDrop, fakebbb.FaultHang}
 	for _, f := range faults {

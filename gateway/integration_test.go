@@ -342,7 +342,10 @@ func TestMeetingCalls_UnknownMeeting(t *testing.T) {
 		{bbb.CallIsMeetingRunning, http.MethodGet, "", "", ""},
 		{bbb.CallGetMeetingInfo, http.MethodGet, "", "", "notFound"},
 		{bbb.CallEnd, http.MethodGet, "", "", "notFound"},
-		{bbb.CallSendChatMessage, http.MethodGet, "", "", "notFound"},
+		// BBB 3.0 answers sendChatMessage for a meeting that does not
+		// run with its own key (as a server does for a meeting tinyscale
+		// still maps, see TestSendChatMessage_EndedMeeting).
+		{bbb.CallSendChatMessage, http.MethodGet, "", "", "meetingNotFound"},
 		{bbb.CallInsertDocument, http.MethodPost, "application/xml", `<modules><module name="presentation"><document url="https://example.org/a.pdf"/></module></modules>`, "notFound"},
 	}
 	for _, tt := range tests {

@@ -28,6 +28,9 @@ var (
 	// errNoDocument answers an insertDocument without a body, for which
 	// bbb-web renders nothing at all.
 	errNoDocument = bbb.NewError("validationError", "You must provide a document in the request body")
+	// errChatMeetingNotFound is BBB 3.0's answer to a sendChatMessage for
+	// a meeting that does not run (its own key, not notFound).
+	errChatMeetingNotFound = bbb.NewError("meetingNotFound", "Meeting not found or not active")
 	// errUnknownMeeting marks a meeting that runs on no reachable server.
 	errUnknownMeeting = errors.New("meeting runs on no reachable server")
 	// errBackendChecksum marks a server that rejected tinyscale's own
@@ -372,6 +375,9 @@ func (g *Gateway) byMeeting(ctx context.Context, x *exchange) error {
 	}
 	b, err := g.meetingBackend(ctx, id)
 	if errors.Is(err, errUnknownMeeting) {
+		if x.call == bbb.CallSendChatMessage {
+			return errChatMeetingNotFound
+		}
 		return bbb.ErrMeetingNotFound
 	}
 	if err != nil {
@@ -525,16 +531,20 @@ func (g *Gateway) forward(ctx context.Context, x *exchange, b *fleet.Backend, tr
 	return nil
 }
 
-// bbbAnswer reports whether body looks like a BBB answer to call: an XML
-// <response> (every call, including the errors of the JSON calls), or
+// bbbAnswer reports whether body looks like a complete BBB answer to
+// call: an XML <response> with a <returncode> that ends with
+// </response> (every call, including the errors of the JSON calls), or
 // for getRecordingTextTracks and putRecordingTextTrack a JSON object
-// starting with "response". It only sniffs the start of the body, so it
-// is cheap on the polled calls; clients parse the rest.
+// starting with "response" and ending with '}'. It only looks at the
+// start and end of the body (no parse), so it is cheap on the polled
+// calls, and it catches what a broken server or proxy sends: error pages,
+// empty or truncated bodies.
 func bbbAnswer(call string, body []byte) bool {
-	b := bytes.TrimLeft(bytes.TrimPrefix(body, utf8BOM), " \t\r\n")
+	const space = " \t\r\n"
+	b := bytes.Trim(bytes.TrimPrefix(body, utf8BOM), space)
 	if call == bbb.CallGetRecordingTextTracks || call == bbb.CallPutRecordingTextTrack {
 		if j, ok := bytes.CutPrefix(b, []byte("{")); ok {
-			return bytes.HasPrefix(bytes.TrimLeft(j, " \t\r\n"), []byte(`"response"`))
+			return bytes.HasPrefix(bytes.TrimLeft(j, space), []byte(`"response"`)) && bytes.HasSuffix(j, []byte("}"))
 		}
 	}
 	if rest, ok := bytes.CutPrefix(b, []byte("<?xml")); ok {
@@ -542,10 +552,11 @@ func bbbAnswer(call string, body []byte) bool {
 		if i < 0 {
 			return false
 		}
-		b = bytes.TrimLeft(rest[i+2:], " \t\r\n")
+		b = bytes.TrimLeft(rest[i+2:], space)
 	}
 	rest, ok := bytes.CutPrefix(b, []byte("<response"))
-	return ok && len(rest) > 0 && (rest[0] == '>' || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '\r' || rest[0] == '\n')
+	return ok && len(rest) > 0 && bytes.IndexByte([]byte(">"+space), rest[0]) >= 0 &&
+		bytes.HasSuffix(rest, []byte("</response>")) && bytes.Contains(rest, []byte("<returncode>"))
 }
 
 var utf8BOM = []byte("\xef\xbb\xbf")

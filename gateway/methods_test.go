@@ -167,3 +167,85 @@ func TestBody_ReadOnlyWhenSigned(t *testing.T) {
 		t.Errorf("server got %d create bodies for big-room, want 1 (the signed one)", len(bodies))
 	}
 }
+
+// TestChecksumFailure_ParamsNotParsed: an unsigned request costs no more
+// than its checksum check; its parameters are not decoded (before, a
+// query of thousands of escaped parameters was decoded in full, one
+// allocation each, before the checksum was looked at). join is the
+// exception: its error redirect needs errorRedirectUrl and redirect.
+func TestChecksumFailure_ParamsNotParsed(t *testing.T) {
+	h := newHarness(t, 1)
+	query := strings.Repeat("meta_x=%41%42&", 5000) + "checksum=" + strings.Repeat("0", 40)
+	for _, call := range []string{bbb.CallGetMeetingInfo, bbb.CallCreate, bbb.CallGetRecordings, bbb.CallHooksList} {
+		t.Run(call, func(t *testing.T) {
+			var w *httptest.ResponseRecorder
+			allocs := testing.AllocsPerRun(5, func() { w = h.serveRaw(http.MethodGet, bbb.APIPath+call, query, "", nil) })
+			if st, err := bbb.ParseStatus(w.Body.Bytes()); err != nil || st.MessageKey != "checksumError" {
+				t.Fatalf("got HTTP %d %s, want checksumError", w.Code, w.Body)
+			}
+			if allocs > 200 {
+				t.Errorf("got %v allocations for an unsigned request, want its parameters left undecoded (< 200)", allocs)
+			}
+		})
+	}
+}
+
+// brokenBody fails after a few bytes, like a client that goes away.
+type brokenBody struct{ n int }
+
+func (b *brokenBody) Read(p []byte) (int, error) {
+	if b.n > 0 {
+		b.n--
+		p[0] = 'x'
+		return 1, nil
+	}
+	return 0, io.ErrUnexpectedEOF
+}
+
+func (*brokenBody) Close() error { return nil }
+
+// TestBody_Unreadable: a body that breaks off is not reported as too
+// large (before, every read error said "The request body is too large.").
+func TestBody_Unreadable(t *testing.T) {
+	h := newHarness(t, 1)
+	r := httptest.NewRequest(http.MethodPost, bbb.APIPath+bbb.CallCreate+"?"+signed(bbb.CallCreate, "meetingID=broken-body&name=Broken", bbb.SHA256, frontSecret), nil)
+	r.Body = &brokenBody{n: 10}
+	r.ContentLength = 1000
+	r.Header.Set("Content-Type", "application/xml")
+	w := httptest.NewRecorder()
+	h.gw.ServeHTTP(w, r)
+	st, err := bbb.ParseStatus(w.Body.Bytes())
+	if err != nil || w.Code != http.StatusOK || st.MessageKey != "validationError" || strings.Contains(st.Message, "too large") {
+		t.Errorf("got HTTP %d %s, want FAILED validationError about an unreadable body", w.Code, w.Body)
+	}
+	if h.serverOf("broken-body") >= 0 {
+		t.Errorf("a create with a broken body reached a server")
+	}
+}
+
+// TestChecksum_AlgorithmRestriction: with Config.Algorithms
+// (TINYSCALE_ALGORITHMS) set, only checksums of those algorithms pass,
+// whatever case the operator wrote them in; the others are checksumError
+// (bbb-web's supportedChecksumAlgorithms). Before, a name in upper case
+// matched nothing, so every request failed, and an unknown name was
+// accepted silently.
+func TestChecksum_AlgorithmRestriction(t *testing.T) {
+	h := newHarness(t, 1, withConfig(func(c *gateway.Config) { c.Algorithms = []string{"SHA256", " sha512"} }))
+	if r := h.do(http.MethodGet, h.urlWith(bbb.CallCreate, p("meetingID", "alg-room", "name", "Alg room"), bbb.SHA256, plus), "", nil); !r.st(t).OK() {
+		t.Fatalf("create: got %s", r)
+	}
+	for _, alg := range bbb.AllAlgorithms {
+		t.Run(alg, func(t *testing.T) {
+			r := h.do(http.MethodGet, h.urlWith(bbb.CallGetMeetingInfo, p("meetingID", "alg-room"), alg, plus), "", nil)
+			st := r.st(t)
+			if want := alg == bbb.SHA256 || alg == bbb.SHA512; want != st.OK() || (!want && st.MessageKey != "checksumError") {
+				t.Errorf("got %s, want accepted=%v", r, want)
+			}
+		})
+	}
+	cfg := h.cfg
+	cfg.Algorithms = []string{"sha256", "md5"}
+	if _, err := gateway.New(cfg); err == nil {
+		t.Errorf("New with algorithm md5: got nil error")
+	}
+}

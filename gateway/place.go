@@ -36,7 +36,7 @@ func (g *Gateway) createTarget(ctx context.Context, id string, q bbb.Query) (m t
 	m, err = g.cfg.Store.Meeting(ctx, id)
 	switch {
 	case err == nil:
-		if b, ok := g.routable(m); ok && (b.State != tinyscale.StateDisabled || g.runsOn(ctx, b, id)) {
+		if b, ok := g.routable(m); ok && (b.State == tinyscale.StateEnabled || g.runsOn(ctx, b, id)) {
 			return m, false, nil
 		}
 		return g.failover(ctx, id, q, m.ServerID)
@@ -61,8 +61,10 @@ func (g *Gateway) createTarget(ctx context.Context, id string, q bbb.Query) (m t
 
 // runsOn reports whether b still holds the meeting with id (a
 // getMeetingInfo SUCCESS for exactly that ID). A create for a meeting on a
-// disabled server goes there only while the meeting still runs: a
-// disabled server drains, it takes no meeting anew.
+// cordoned or disabled server goes there only while the meeting still
+// runs: such a server takes no meeting anew, also not when the map still
+// names it for a meeting that ended there unnoticed (its meetingEndedURL
+// call never reached tinyscale).
 func (g *Gateway) runsOn(ctx context.Context, b *fleet.Backend, id string) bool {
 	body, err := g.get(ctx, b, bbb.CallGetMeetingInfo, bbb.ParamMeetingID+"="+url.QueryEscape(id), g.cfg.FanOutTimeout)
 	if err != nil {
@@ -82,6 +84,11 @@ func (g *Gateway) failover(ctx context.Context, id string, q bbb.Query, oldServe
 	switch {
 	case err == nil && d.backend.ID != oldServerID:
 		m, err := g.learn(ctx, d, oldServerID)
+		return m, false, err
+	case err == nil:
+		// It runs where the map says after all (a check of that server
+		// failed a moment ago): keep it there rather than start it twice.
+		m, err := g.learn(ctx, d, "")
 		return m, false, err
 	case err != nil && !errors.Is(err, tinyscale.ErrNotFound):
 		return tinyscale.Meeting{}, false, err

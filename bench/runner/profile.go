@@ -46,10 +46,12 @@ func (b *bench) profileReport(ctx context.Context, p profileResult) string {
 		cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", "^BenchmarkJoin_KnownMeeting$",
 			"-benchtime", "3s", "-cpuprofile", path, "-o", binary, "./gateway")
 		cmd.Dir = b.opt.repo
-		if res, err := cmd.CombinedOutput(); err != nil {
+		res, err := cmd.CombinedOutput()
+		if err != nil {
 			return fmt.Sprintf("profile: go test -bench failed: %v\n%s", err, res)
-		} else {
-			what += "\n" + benchLine(string(res))
+		}
+		if l := benchLine(string(res)); l != "" {
+			what += "\n" + l
 		}
 	} else if err := os.WriteFile(path, p.data, 0o644); err != nil {
 		return "profile: " + err.Error()
@@ -61,7 +63,7 @@ func (b *bench) profileReport(ctx context.Context, p profileResult) string {
 	}
 	txt := filepath.Join(out, "join.cpu.txt")
 	_ = os.WriteFile(txt, res, 0o644)
-	return fmt.Sprintf("%s (saved as %s; `go tool pprof %s %s`)\n%s", what, path, binary, path, strings.TrimRight(string(res), "\n"))
+	return fmt.Sprintf("%s\nsaved as %s; inspect with: go tool pprof %s %s\n%s", what, path, binary, path, strings.TrimRight(string(res), "\n"))
 }
 
 // benchLine returns the result line of a go test -bench output.

@@ -68,6 +68,9 @@ type Config struct {
 	InstanceID string
 	// ShutdownTimeout bounds graceful shutdown; default 15s.
 	ShutdownTimeout time.Duration
+	// PprofListen, if set, serves net/http/pprof on that address
+	// (TINYSCALE_PPROF_LISTEN), e.g. 127.0.0.1:6060. Off by default.
+	PprofListen string
 }
 
 // DefaultConfig returns the defaults.
@@ -190,6 +193,8 @@ func (c *Config) specs() []envSpec {
 	add("TINYSCALE_INSTANCE_ID", "instance-id", "name of this instance (default hostname-pid)", s, g)
 	s, g = dur(&c.ShutdownTimeout)
 	add("TINYSCALE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "graceful shutdown deadline", s, g)
+	s, g = str(&c.PprofListen)
+	add("TINYSCALE_PPROF_LISTEN", "pprof-listen", "serve Go profiles (net/http/pprof) on this address, e.g. 127.0.0.1:6060 (off by default)", s, g)
 	return specs
 }
 

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -45,6 +47,12 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if c.Getenv("GOMEMLIMIT") == "" {
+		// A soft limit keeps the footprint small on a shared box: the
+		// garbage collector works harder before the heap grows past it.
+		// GOMEMLIMIT overrides it.
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	m := &Main{Config: cfg, Stderr: c.Stderr}
 	if err := m.Run(ctx); err != nil {
 		m.Close(context.Background())
@@ -71,6 +79,10 @@ func (c *ServeCommand) Run(ctx context.Context, args []string) error {
 	defer cancel()
 	return m.Close(sctx)
 }
+
+// defaultMemoryLimit is the Go runtime's soft memory limit for `serve`
+// unless GOMEMLIMIT is set.
+const defaultMemoryLimit = 48 << 20
 
 // Main wires the gateway together. Tests and the demo set Config (with
 // Listen "127.0.0.1:0" and a temporary store) and call Run, then Close.
@@ -262,7 +274,41 @@ func (m *Main) Run(ctx context.Context) error {
 			log.Error("http server stopped", "err", err)
 		}
 	}()
+	if cfg.PprofListen != "" {
+		if err := m.servePprof(cfg.PprofListen); err != nil {
+			return err
+		}
+	}
 	log.Info("tinyscale listening", "addr", m.Addr, "servers", len(m.Fleet.Backends()), "store", storeKind(cfg.Store), "strategy", cfg.Strategy, "version", versionString())
+	return nil
+}
+
+// servePprof serves Go's profiling endpoints on their own listener, so they
+// are never exposed on the API port.
+func (m *Main) servePprof(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("TINYSCALE_PPROF_LISTEN: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		_ = srv.Serve(ln)
+	}()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		<-m.ctx.Done()
+		_ = srv.Close()
+	}()
+	m.Logger.Info("pprof listening", "addr", ln.Addr().String())
 	return nil
 }
 
