@@ -277,6 +277,10 @@ func TestMeetingsXML(t *testing.T) {
 			if got := bbb.MeetingsXML(tt.entries); string(got) != tt.want {
 				t.Errorf("got %s, want %s", got, tt.want)
 			}
+			var w bytes.Buffer
+			if err := bbb.WriteMeetingsXML(&w, tt.entries); err != nil || w.String() != tt.want {
+				t.Errorf("WriteMeetingsXML: got %s, %v; want %s, nil", w.String(), err, tt.want)
+			}
 		})
 	}
 }

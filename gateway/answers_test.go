@@ -262,9 +262,10 @@ func TestCordoned_StaleMapping(t *testing.T) {
 
 // TestFailover_CheckFailsOnce: a create for a meeting on a disabled
 // server first asks that server whether the meeting still runs; if that
-// check fails once (a timeout, a 500) while the lookup that follows finds
-// the meeting there after all, the meeting stays where it runs. Before,
-// it was started a second time on another server.
+// check fails (a timeout, a 500), tinyscale cannot tell and answers
+// serverUnavailable, leaving the meeting where it is; the client's retry
+// finds it there. Before, a failed check counted as "not running" and the
+// meeting was started a second time on another server.
 func TestFailover_CheckFailsOnce(t *testing.T) {
 	var failNext atomic.Bool
 	flaky := func(call string, w http.ResponseWriter, r *http.Request) bool {
@@ -279,8 +280,15 @@ func TestFailover_CheckFailsOnce(t *testing.T) {
 	h.create("flaky-room")
 	h.setState(0, tinyscale.StateDisabled)
 	failNext.Store(true)
+	r := h.get(bbb.CallCreate, p("meetingID", "flaky-room", "name", "Room flaky-room"))
+	if st := r.st(t); st.OK() || st.MessageKey != "serverUnavailable" {
+		t.Errorf("create while the check fails: got %s, want FAILED serverUnavailable", r)
+	}
+	if got := h.serverOf("flaky-room"); got != 0 {
+		t.Errorf("flaky-room runs on %d, want only %s", got, h.ids[0])
+	}
 	if got := h.create("flaky-room"); got != 0 {
-		t.Errorf("create went to %s, want the meeting kept on %s", h.ids[got], h.ids[0])
+		t.Errorf("retried create went to %s, want the meeting kept on %s", h.ids[got], h.ids[0])
 	}
 	if got := h.mapped("flaky-room"); got != h.ids[0] {
 		t.Errorf("store maps flaky-room to %q, want %s", got, h.ids[0])

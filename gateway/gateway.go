@@ -88,7 +88,11 @@ type Gateway struct {
 	negMu sync.Mutex
 	neg   map[string]time.Time // meetingID → unknown until
 
-	learning atomic.Bool // a getMeetings learning run is in progress
+	roundMu sync.Mutex
+	round   *meetingsRound // the getMeetings fan-out in flight, if any
+
+	learning atomic.Bool         // a getMeetings learning run is in progress
+	learned  map[string]struct{} // meetings the last learning run found in the map (learnAll)
 
 	cb relayState // callback relay and webhook state (callbacks.go)
 
@@ -314,8 +318,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !rt.allows(r.Method) {
 		x.result, x.written = "methodNotAllowed", true
-		w.Header().Set("Allow", rt.allow())
 		h := w.Header()
+		h.Set("Allow", rt.allow())
 		h.Set("Content-Type", "text/xml;charset=utf-8")
 		h.Set("Cache-Control", "no-cache")
 		w.WriteHeader(http.StatusMethodNotAllowed)

@@ -138,12 +138,7 @@ func (g *Gateway) discoverOnce(ctx context.Context, id string) (discovered, bool
 // one with that ID (or, with replaceServerID, replaces the one stored on
 // that server), and returns what the store holds afterwards.
 func (g *Gateway) learn(ctx context.Context, d discovered, replaceServerID string) (tinyscale.Meeting, error) {
-	m := tinyscale.Meeting{
-		ID:         d.entry.MeetingID,
-		ServerID:   d.backend.ID,
-		InternalID: d.entry.InternalID,
-		CreatedAt:  g.learnedAt(d.entry.CreateTime),
-	}
+	m := g.foundMeeting(d)
 	got, stored, err := g.cfg.Store.ClaimMeeting(ctx, m, replaceServerID)
 	if err != nil {
 		return tinyscale.Meeting{}, fmt.Errorf("remember meeting: %w", err)
@@ -152,6 +147,16 @@ func (g *Gateway) learn(ctx context.Context, d discovered, replaceServerID strin
 		g.log.Info("meeting found on server", "meetingID", m.ID, "server", m.ServerID)
 	}
 	return got, nil
+}
+
+// foundMeeting is the map entry of a meeting found on a server.
+func (g *Gateway) foundMeeting(d discovered) tinyscale.Meeting {
+	return tinyscale.Meeting{
+		ID:         d.entry.MeetingID,
+		ServerID:   d.backend.ID,
+		InternalID: d.entry.InternalID,
+		CreatedAt:  g.learnedAt(d.entry.CreateTime),
+	}
 }
 
 // learnedAt returns the CreatedAt of a meeting found on a server: its BBB

@@ -404,72 +404,6 @@ func (g *Gateway) meetingBackend(ctx context.Context, id string) (*fleet.Backend
 	return b, nil
 }
 
-// getMeetings asks every server in parallel (each bounded by
-// Config.FanOutTimeout) and merges their meetings. A server that fails,
-// times out or answers garbage is skipped and logged; the call succeeds
-// with what the others answered, and with BBB's empty answer if none has
-// a meeting. Meetings missing from the map are learned in the background.
-func (g *Gateway) getMeetings(ctx context.Context, x *exchange) error {
-	res := g.fanOut(ctx, g.fanOutBackends(), bbb.CallGetMeetings, "")
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	var raws [][]byte
-	var seen []discovered
-	for _, r := range res {
-		if r.Err != nil {
-			continue
-		}
-		entries, err := bbb.ParseMeetings(r.Body)
-		if err != nil {
-			g.log.Warn("server skipped in getMeetings", "server", r.Backend.ID, "err", err)
-			continue
-		}
-		for _, e := range entries {
-			raws = append(raws, e.Raw)
-			if e.MeetingID != "" && r.Backend.Routable() {
-				e.Raw, e.Metadata = nil, nil
-				seen = append(seen, discovered{backend: r.Backend, entry: e})
-			}
-		}
-	}
-	x.xml(g.restoreMetadata(bbb.MeetingsXML(raws)), "SUCCESS")
-	// At most one learning run at a time: getMeetings is polled (often by
-	// several clients at once), and each run reads the whole map. A run
-	// skipped here is made up by the next getMeetings.
-	if len(seen) > 0 && g.learning.CompareAndSwap(false, true) {
-		g.goBackground(func(ctx context.Context) {
-			defer g.learning.Store(false)
-			g.learnAll(ctx, seen)
-		})
-	}
-	return nil
-}
-
-// learnAll stores the meetings of a getMeetings fan-out that the map does
-// not hold yet.
-func (g *Gateway) learnAll(ctx context.Context, seen []discovered) {
-	known, err := g.cfg.Store.Meetings(ctx)
-	if err != nil {
-		g.log.Warn("learn meetings: read map failed", "err", err)
-		return
-	}
-	have := make(map[string]bool, len(known))
-	for _, m := range known {
-		have[m.ID] = true
-	}
-	for _, d := range seen {
-		if have[d.entry.MeetingID] {
-			continue
-		}
-		have[d.entry.MeetingID] = true
-		if _, err := g.learn(ctx, d, ""); err != nil {
-			g.log.Warn("learn meeting failed", "meetingID", d.entry.MeetingID, "server", d.backend.ID, "err", err)
-			return
-		}
-	}
-}
-
 // answer is a server's answer to a forwarded call.
 type answer struct {
 	status int
@@ -496,8 +430,8 @@ func (g *Gateway) send(ctx context.Context, b *fleet.Backend, method, call, quer
 
 // forward sends x's call (its query without checksum, form parameters
 // moved into the query, a body as a POST with its Content-Type; a POST
-// for the POST-only calls) to b
-// and relays the answer, passed through transform if that is non-nil. If
+// for the POST-only calls) to b and relays the answer, passed through
+// transform if that is non-nil. If
 // b cannot be reached, or answers anything but a BBB answer (a status
 // other than 200, or a body that is not a BBB answer, such as an error
 // page of a proxy in front of the server), unreachable answers instead:
@@ -535,10 +469,9 @@ func (g *Gateway) forward(ctx context.Context, x *exchange, b *fleet.Backend, tr
 // call: an XML <response> with a <returncode> that ends with
 // </response> (every call, including the errors of the JSON calls), or
 // for getRecordingTextTracks and putRecordingTextTrack a JSON object
-// starting with "response" and ending with '}'. It only looks at the
-// start and end of the body (no parse), so it is cheap on the polled
-// calls, and it catches what a broken server or proxy sends: error pages,
-// empty or truncated bodies.
+// starting with "response" and ending with '}'. It does not parse the
+// body, so it is cheap on the polled calls, and it catches what a broken
+// server or proxy sends: error pages, empty or truncated bodies.
 func bbbAnswer(call string, body []byte) bool {
 	const space = " \t\r\n"
 	b := bytes.Trim(bytes.TrimPrefix(body, utf8BOM), space)
@@ -555,7 +488,7 @@ func bbbAnswer(call string, body []byte) bool {
 		b = bytes.TrimLeft(rest[i+2:], space)
 	}
 	rest, ok := bytes.CutPrefix(b, []byte("<response"))
-	return ok && len(rest) > 0 && bytes.IndexByte([]byte(">"+space), rest[0]) >= 0 &&
+	return ok && len(rest) > 0 && strings.IndexByte(">"+space, rest[0]) >= 0 &&
 		bytes.HasSuffix(rest, []byte("</response>")) && bytes.Contains(rest, []byte("<returncode>"))
 }
 

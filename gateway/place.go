@@ -36,7 +36,21 @@ func (g *Gateway) createTarget(ctx context.Context, id string, q bbb.Query) (m t
 	m, err = g.cfg.Store.Meeting(ctx, id)
 	switch {
 	case err == nil:
-		if b, ok := g.routable(m); ok && (b.State == tinyscale.StateEnabled || g.runsOn(ctx, b, id)) {
+		b, ok := g.routable(m)
+		if !ok {
+			return g.failover(ctx, id, q, m.ServerID)
+		}
+		if b.State == tinyscale.StateEnabled {
+			return m, false, nil
+		}
+		runs, err := g.runsOn(ctx, b, id)
+		if err != nil {
+			// Moving a meeting that may still run there would start it
+			// twice: the client retries instead.
+			g.log.Warn("create: cannot tell whether the meeting still runs on its server", "meetingID", id, "server", b.ID, "err", err)
+			return tinyscale.Meeting{}, false, fmt.Errorf("create %q: %w", id, bbb.ErrServerUnavailable)
+		}
+		if runs {
 			return m, false, nil
 		}
 		return g.failover(ctx, id, q, m.ServerID)
@@ -60,18 +74,25 @@ func (g *Gateway) createTarget(ctx context.Context, id string, q bbb.Query) (m t
 }
 
 // runsOn reports whether b still holds the meeting with id (a
-// getMeetingInfo SUCCESS for exactly that ID). A create for a meeting on a
-// cordoned or disabled server goes there only while the meeting still
-// runs: such a server takes no meeting anew, also not when the map still
-// names it for a meeting that ended there unnoticed (its meetingEndedURL
-// call never reached tinyscale).
-func (g *Gateway) runsOn(ctx context.Context, b *fleet.Backend, id string) bool {
+// getMeetingInfo SUCCESS for exactly that ID); the error reports that b
+// could not tell (unreachable, a failed or malformed answer). A create
+// for a meeting on a cordoned or disabled server goes there only while
+// the meeting still runs: such a server takes no meeting anew, also not
+// when the map still names it for a meeting that ended there unnoticed
+// (its meetingEndedURL call never reached tinyscale).
+func (g *Gateway) runsOn(ctx context.Context, b *fleet.Backend, id string) (bool, error) {
 	body, err := g.get(ctx, b, bbb.CallGetMeetingInfo, bbb.ParamMeetingID+"="+url.QueryEscape(id), g.cfg.FanOutTimeout)
 	if err != nil {
-		return false
+		return false, err
 	}
 	e, st, err := bbb.ParseMeetingInfo(body)
-	return err == nil && st.OK() && e.MeetingID == id
+	if err != nil {
+		return false, fmt.Errorf("ask %s: %w", b.ID, err)
+	}
+	if st.MessageKey == keyChecksumError {
+		return false, fmt.Errorf("ask %s: %w", b.ID, errBackendChecksum)
+	}
+	return st.OK() && e.MeetingID == id, nil
 }
 
 // failover handles a create for a meeting stored on a server that is no
@@ -86,8 +107,9 @@ func (g *Gateway) failover(ctx context.Context, id string, q bbb.Query, oldServe
 		m, err := g.learn(ctx, d, oldServerID)
 		return m, false, err
 	case err == nil:
-		// It runs where the map says after all (a check of that server
-		// failed a moment ago): keep it there rather than start it twice.
+		// It runs where the map says after all (the server's answer
+		// changed between the two questions): keep it there rather than
+		// start it twice.
 		m, err := g.learn(ctx, d, "")
 		return m, false, err
 	case err != nil && !errors.Is(err, tinyscale.ErrNotFound):

@@ -104,6 +104,8 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	cache meetingCache // decoded meetings (cache.go)
 }
 
 var _ tinyscale.Store = (*Store)(nil)
@@ -155,6 +157,7 @@ func (s *Store) Path() string { return s.path }
 // every method fails with an error wrapping tinyscale.ErrStoreUnavailable.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.cache.close()
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("close bolt store: %w", err)
 		}
@@ -271,13 +274,7 @@ func deleteKey(b *bbolt.Bucket, key string) error {
 
 // Meeting returns the meeting with the external id; ErrNotFound if unknown.
 func (s *Store) Meeting(ctx context.Context, id string) (tinyscale.Meeting, error) {
-	var m tinyscale.Meeting
-	err := s.view(ctx, "get meeting", func(tx *bbolt.Tx) error {
-		var err error
-		m, err = getMeeting(tx, id)
-		return err
-	})
-	return m, err
+	return s.cachedMeeting(ctx, "get meeting", id)
 }
 
 // getMeeting reads one meeting; ErrNotFound if absent.
@@ -342,18 +339,9 @@ func (s *Store) ClaimMeeting(ctx context.Context, m tinyscale.Meeting, replaceSe
 		return tinyscale.Meeting{}, false, wrap(op, invalid("empty meeting ID"))
 	}
 	// Fast path without the write lock and fsync: the meeting is taken.
-	var cur tinyscale.Meeting
-	var found bool
-	err := s.view(ctx, op, func(tx *bbolt.Tx) error {
-		var err error
-		cur, err = getMeeting(tx, m.ID)
-		found = err == nil
-		if errors.Is(err, tinyscale.ErrNotFound) {
-			return nil
-		}
-		return err
-	})
-	if err != nil {
+	cur, err := s.cachedMeeting(ctx, op, m.ID)
+	found := err == nil
+	if err != nil && !errors.Is(err, tinyscale.ErrNotFound) {
 		return tinyscale.Meeting{}, false, err
 	}
 	if found && (replaceServerID == "" || cur.ServerID != replaceServerID) {
@@ -375,6 +363,7 @@ func (s *Store) ClaimMeeting(ctx context.Context, m tinyscale.Meeting, replaceSe
 		if err := putMeeting(tx, m); err != nil {
 			return err
 		}
+		s.cache.dropOnCommit(tx, m.ID)
 		cur, stored = m, true
 		return nil
 	})
@@ -390,6 +379,7 @@ func (s *Store) PutMeeting(ctx context.Context, m tinyscale.Meeting) error {
 		return wrap("put meeting", invalid("empty meeting ID"))
 	}
 	return s.update(ctx, "put meeting", func(tx *bbolt.Tx) error {
+		s.cache.dropOnCommit(tx, m.ID)
 		return putMeeting(tx, m)
 	})
 }
@@ -408,6 +398,7 @@ func (s *Store) DeleteMeeting(ctx context.Context, id, serverID string) error {
 		if err := unindex(tx, id); err != nil {
 			return err
 		}
+		s.cache.dropOnCommit(tx, id)
 		return tx.Bucket(bucketMeetings).Delete([]byte(id))
 	})
 }
