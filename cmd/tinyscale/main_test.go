@@ -242,3 +242,19 @@ func TestMain_StartupProbe(t *testing.T) {
 		}
 	})
 }
+
+func TestMergeSlashes(t *testing.T) {
+	var got string
+	h := mergeSlashes(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.URL.Path }))
+	for path, want := range map[string]string{
+		"/bigbluebutton/api//create":     "/bigbluebutton/api/create",
+		"//bigbluebutton///api/join":     "/bigbluebutton/api/join",
+		"/bigbluebutton/api/getMeetings": "/bigbluebutton/api/getMeetings",
+	} {
+		r, _ := http.NewRequest(http.MethodPost, "http://x"+path+"?a=1", nil)
+		h.ServeHTTP(nil, r)
+		if got != want {
+			t.Errorf("%s: handler saw %s, want %s", path, got, want)
+		}
+	}
+}

@@ -260,7 +260,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	m.Addr = ln.Addr().String()
 	m.srv = &http.Server{
-		Handler:           mux,
+		Handler:           mergeSlashes(mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
@@ -281,6 +281,28 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	log.Info("tinyscale listening", "addr", m.Addr, "servers", len(m.Fleet.Backends()), "store", storeKind(cfg.Store), "strategy", cfg.Strategy, "version", versionString())
 	return nil
+}
+
+// mergeSlashes serves paths with repeated slashes as if they were single,
+// as nginx in front of bbb-web does, instead of ServeMux's redirect (which
+// clients following it would turn from a POST into a GET).
+func mergeSlashes(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.URL.Path, "//") {
+			h.ServeHTTP(w, r)
+			return
+		}
+		p := r.URL.Path
+		for strings.Contains(p, "//") {
+			p = strings.ReplaceAll(p, "//", "/")
+		}
+		r2 := new(http.Request)
+		*r2 = *r
+		u := *r.URL
+		u.Path, u.RawPath = p, ""
+		r2.URL = &u
+		h.ServeHTTP(w, r2)
+	})
 }
 
 // servePprof serves Go's profiling endpoints on their own listener, so they
