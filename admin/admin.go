@@ -264,25 +264,28 @@ func notFound(id string) *Error {
 	return errorf(http.StatusNotFound, CodeNotFound, "no server with id %q", id)
 }
 
-// decodeJSON reads a JSON request body into v, refusing unknown fields and
-// trailing data.
-func decodeJSON(r *http.Request, v any) error {
+// decodeJSON reads a JSON request body into v, refusing unknown fields,
+// trailing data, and bodies over maxBody bytes (413).
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 		return errorf(http.StatusUnsupportedMediaType, CodeBadRequest, "Content-Type must be application/json")
 	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		msg := strings.TrimPrefix(err.Error(), "json: ")
-		if errors.Is(err, io.EOF) {
-			msg = "empty body"
-		}
-		return errorf(http.StatusBadRequest, CodeBadRequest, "invalid JSON body: %s", msg)
+	err := dec.Decode(v)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data")
 	}
-	if dec.More() {
-		return errorf(http.StatusBadRequest, CodeBadRequest, "invalid JSON body: trailing data")
+	var tooBig *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &tooBig):
+		return errorf(http.StatusRequestEntityTooLarge, CodeBadRequest, "request body too large (at most %d bytes)", maxBody)
+	case errors.Is(err, io.EOF):
+		return errorf(http.StatusBadRequest, CodeBadRequest, "invalid JSON body: empty body")
 	}
-	return nil
+	return errorf(http.StatusBadRequest, CodeBadRequest, "invalid JSON body: %s", strings.TrimPrefix(err.Error(), "json: "))
 }
 
 // storeServer returns the stored server with id, read from the store so

@@ -265,6 +265,21 @@ func TestHandler_AddServer(t *testing.T) {
 			t.Errorf("text/plain: got status %d, want 415", status)
 		}
 	})
+
+	// A body over the limit used to be cut off silently and then answered
+	// 400 "unexpected EOF", which hid the real cause.
+	t.Run("body_too_large", func(t *testing.T) {
+		e := newEnv(t, 1)
+		big := `{"host":"https://x.example.org","secret":"s","tags":["` + strings.Repeat("t", 100<<10) + `"]}`
+		status, resp := e.do(t, http.MethodPost, "/admin/api/v1/servers", big, map[string]string{
+			"Authorization": "Bearer " + testToken, "Content-Type": "application/json"})
+		if status != http.StatusRequestEntityTooLarge || !strings.Contains(resp, "too large") {
+			t.Errorf("got status %d (%s), want 413 saying the body is too large", status, resp)
+		}
+		if _, ok := e.storedServer(t, "x.example.org"); ok {
+			t.Errorf("the server was added from a body over the limit")
+		}
+	})
 }
 
 func TestHandler_SetState(t *testing.T) {
@@ -331,10 +346,14 @@ func TestHandler_RemoveServer(t *testing.T) {
 		wantStatus  int
 		wantForgot  int
 		wantWarning bool
+		unpolled    bool // the meetings are mapped but no poll has counted them yet
 	}{
-		{"idle", 0, false, 0, 0, true},
-		{"busy_refused", 2, false, 409, 0, false},
-		{"busy_forced", 2, true, 0, 2, true},
+		{"idle", 0, false, 0, 0, true, false},
+		{"busy_refused", 2, false, 409, 0, false, false},
+		{"busy_forced", 2, true, 0, 2, true, false},
+		// Meetings created since the last poll were not counted, so a
+		// remove without force forgot them.
+		{"busy_not_yet_polled_refused", 2, false, 409, 0, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -342,7 +361,11 @@ func TestHandler_RemoveServer(t *testing.T) {
 			for i := range tt.meetings {
 				e.createMeeting(t, "bbb1", "m"+string(rune('a'+i)), 0)
 			}
-			e.setHealth(t, tinyscale.Health{ServerID: "bbb1", Up: true, Meetings: tt.meetings, CheckedAt: e.now})
+			polled := tt.meetings
+			if tt.unpolled {
+				polled = 0
+			}
+			e.setHealth(t, tinyscale.Health{ServerID: "bbb1", Up: true, Meetings: polled, CheckedAt: e.now})
 			res, err := e.client.RemoveServer(ctx, "bbb1", tt.force)
 			if tt.wantStatus != 0 {
 				var ae *admin.Error

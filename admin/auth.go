@@ -158,10 +158,14 @@ func SameOrigin(r *http.Request) bool {
 }
 
 // IsLocalRequest reports whether r comes from a loopback address, was
-// sent to a loopback host name, and did not pass through a proxy.
+// sent to a loopback host name, and carries no header a proxy adds
+// (Forwarded, Via, X-Real-Ip, or any X-Forwarded-*). A proxy that adds
+// none of them and passes a loopback Host cannot be told from a local
+// client: behind a proxy, set a token.
 func IsLocalRequest(r *http.Request) bool {
-	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"} {
-		if r.Header.Get(h) != "" {
+	for k := range r.Header {
+		switch k = http.CanonicalHeaderKey(k); {
+		case k == "Forwarded", k == "Via", k == "X-Real-Ip", strings.HasPrefix(k, "X-Forwarded-"):
 			return false
 		}
 	}

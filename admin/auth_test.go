@@ -105,6 +105,13 @@ func TestAuth_LoopbackMode(t *testing.T) {
 		{"dns_rebinding_host", "GET", "127.0.0.1:5555", "evil.example:3005", nil, 403},
 		{"through_proxy", "GET", "127.0.0.1:5555", "127.0.0.1:3005", map[string]string{"X-Forwarded-For": "203.0.113.9"}, 403},
 		{"through_proxy_forwarded", "GET", "127.0.0.1:5555", "127.0.0.1:3005", map[string]string{"Forwarded": "for=203.0.113.9"}, 403},
+		// The README promises "no X-Forwarded-* header"; only three
+		// proxy headers were checked, so a proxy that sets just
+		// X-Forwarded-Proto (as deploy/nginx.conf's /admin/ block does)
+		// and passes a loopback Host looked local.
+		{"through_proxy_proto_only", "GET", "127.0.0.1:5555", "127.0.0.1:3005", map[string]string{"X-Forwarded-Proto": "https"}, 403},
+		{"through_proxy_port_only", "GET", "127.0.0.1:5555", "localhost:3005", map[string]string{"X-Forwarded-Port": "443"}, 403},
+		{"through_proxy_via", "GET", "127.0.0.1:5555", "127.0.0.1:3005", map[string]string{"Via": "1.1 proxy"}, 403},
 		{"post_without_csrf", "POST", "127.0.0.1:5555", "127.0.0.1:3005", nil, 403},
 		{"post_with_csrf", "POST", "127.0.0.1:5555", "127.0.0.1:3005", map[string]string{admin.CSRFHeader: "1"}, 0},
 		{"bearer_ignored", "GET", "203.0.113.9:5555", "lb.example.org", map[string]string{"Authorization": "Bearer x"}, 403},

@@ -58,7 +58,7 @@ func boolParam(r *http.Request, name string) (bool, error) {
 
 func (h *Handler) addServer(w http.ResponseWriter, r *http.Request, _ string) error {
 	var req AddServerRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	if strings.TrimSpace(req.Host) == "" {
@@ -153,9 +153,27 @@ func (h *Handler) removeServer(w http.ResponseWriter, r *http.Request, id string
 	if err != nil {
 		return err
 	}
-	if b, ok := h.cfg.Fleet.Backend(id); ok && b.Health.Meetings > 0 && !force {
-		return errorf(http.StatusConflict, CodeConflict,
-			"server %q still has %d meetings: cordon it and let them end, panic it, or remove it with force", id, b.Health.Meetings)
+	if !force {
+		// The last poll's count misses meetings created since; the
+		// meeting map has them.
+		n := 0
+		if b, ok := h.cfg.Fleet.Backend(id); ok {
+			n = b.Health.Meetings
+		}
+		ms, err := h.cfg.Store.Meetings(ctx)
+		if err != nil {
+			return fmt.Errorf("read meetings: %w", err)
+		}
+		mapped := 0
+		for _, m := range ms {
+			if m.ServerID == id {
+				mapped++
+			}
+		}
+		if n = max(n, mapped); n > 0 {
+			return errorf(http.StatusConflict, CodeConflict,
+				"server %q still has %d meetings: cordon it and let them end, panic it, or remove it with force", id, n)
+		}
 	}
 	if err := h.cfg.Store.DeleteServer(ctx, id); err != nil {
 		if errors.Is(err, tinyscale.ErrNotFound) {

@@ -20,9 +20,13 @@ out=bench/out
 mkdir -p "$out"
 
 echo "bench: building into $out/" >&2
-go build -o "$out/tinyscale" ./cmd/tinyscale
-go build -o "$out/fakebbb" ./cmd/fakebbb
-go build -o "$out/baseline" ./bench/baseline
+# tinyscale, fakebbb and the baseline are built as `make build` and the
+# Dockerfile build the released binary (static, no symbol table), so that
+# memory figures are those of what is deployed.
+release() { CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' "$@"; }
+release -o "$out/tinyscale" ./cmd/tinyscale
+release -o "$out/fakebbb" ./cmd/fakebbb
+release -o "$out/baseline" ./bench/baseline
 go build -o "$out/runner" ./bench/runner
 
 # The runner stops its children itself (and on Linux the kernel kills them

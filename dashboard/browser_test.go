@@ -54,7 +54,9 @@ type stack struct {
 	gwSecret string
 }
 
-func newStack(t *testing.T) *stack {
+// newStack starts the stack; wrap, if given, wraps the handler of the
+// whole site (e.g. to delay some answers).
+func newStack(t *testing.T, wrap ...func(http.Handler) http.Handler) *stack {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
@@ -101,7 +103,11 @@ func newStack(t *testing.T) *stack {
 	mux.Handle("/bigbluebutton/api/", gw)
 	mux.Handle(admin.PathPrefix, admin.NewHandler(cfg))
 	mux.Handle(dashboard.PathPrefix, dashboard.NewHandler(dashboard.Config{Admin: cfg, Refresh: 400 * time.Millisecond}))
-	hs := httptest.NewServer(mux)
+	var h http.Handler = mux
+	for _, w := range wrap {
+		h = w(h)
+	}
+	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 	s.url = hs.URL
 	return s
@@ -122,12 +128,12 @@ func (s *stack) createMeeting(t *testing.T, id, name string) {
 	}
 }
 
-func TestDashboard_Browser(t *testing.T) {
-	chromium := chromiumPath(t)
-	s := newStack(t)
-
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+// startBrowser starts headless chromium for the duration of the test and
+// returns its context (ending within timeout).
+func startBrowser(t *testing.T, chromium string, timeout time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(chromium),
 		chromedp.Headless,
@@ -143,15 +149,59 @@ func TestDashboard_Browser(t *testing.T) {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
-	var wg sync.WaitGroup
-	defer func() { cancelBrowser(); wg.Wait() }()
-
+	t.Cleanup(cancelBrowser)
 	// Start the browser before listening to its events.
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
+	return bctx
+}
+
+// TestDashboard_SlowMeetings checks that the fleet table shows while the
+// meetings list is still being gathered. The page used to wait for the
+// status, the history and the meetings together, and the meetings ask
+// every server: one hanging server kept the whole page on "Loading…"
+// until its timeout, just when the operator needed the page.
+func TestDashboard_SlowMeetings(t *testing.T) {
+	chromium := chromiumPath(t)
+	release := make(chan struct{})
+	s := newStack(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == admin.PathPrefix+"meetings" {
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	defer close(release) // before the server's cleanup, which waits for handlers
+	bctx := startBrowser(t, chromium, 60*time.Second)
+	sctx, cancel := context.WithTimeout(bctx, 20*time.Second)
+	defer cancel()
+	err := chromedp.Do(sctx,
+		chromedp.Navigate(s.url+"/admin/"),
+		chromedp.WaitVisible(`#token`),
+		chromedp.SendKeys(`#token`, testToken),
+		chromedp.Click(`form.login button[type=submit]`),
+		chromedp.WaitVisible(`#servers tr[data-id="bbb3"]`),
+	)
+	if err != nil {
+		html, _ := chromedp.Run(bctx, chromedp.OuterHTML("body"))
+		t.Fatalf("got no server rows while the meetings are pending: %v\n%.2000s", err, html)
+	}
+}
+
+func TestDashboard_Browser(t *testing.T) {
+	chromium := chromiumPath(t)
+	s := newStack(t)
+	bctx := startBrowser(t, chromium, 90*time.Second)
+	lctx, stopListening := context.WithCancel(bctx)
+	var wg sync.WaitGroup
+	defer func() { stopListening(); wg.Wait() }()
 	// Keep the page's console for failure reports, and accept every
 	// confirm dialog, as an operator clicking OK would.
 	var (
@@ -159,8 +209,8 @@ func TestDashboard_Browser(t *testing.T) {
 		console []string
 		dialogs []string
 	)
-	messages := chromedp.Console(bctx)
-	events := chromedp.Events(bctx, page.JavascriptDialogOpening)
+	messages := chromedp.Console(lctx)
+	events := chromedp.Events(lctx, page.JavascriptDialogOpening)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()

@@ -187,19 +187,51 @@ func (f *Fleet) publish(servers []tinyscale.Server) {
 	f.snap.Store(next)
 }
 
-// Run reloads from the store every RefreshInterval until ctx ends. Reload
-// errors are logged; the last good snapshot stays in use.
+// failureLogInterval is how often Run repeats the warning while reloads
+// keep failing.
+const failureLogInterval = 30 * time.Second
+
+// Run reloads from the store every RefreshInterval until ctx ends; the
+// last good snapshot stays in use while reloads fail. A run of failures
+// (the store is down) is logged when it starts, then at most every 30s
+// with the number of failures, and when it ends, rather than twice a
+// second.
 func (f *Fleet) Run(ctx context.Context) {
 	t := time.NewTicker(f.opts.RefreshInterval)
 	defer t.Stop()
+	var rl reloadLog
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := f.Reload(ctx); err != nil && ctx.Err() == nil {
-				f.opts.Logger.Warn("fleet reload failed", "err", err)
+			err := f.Reload(ctx)
+			if ctx.Err() != nil {
+				return
 			}
+			rl.record(f.opts.Logger, err, time.Now())
 		}
+	}
+}
+
+// reloadLog throttles the log lines of failing reloads.
+type reloadLog struct {
+	failures int       // failed reloads in a row
+	logged   time.Time // when the last failure was logged
+}
+
+// record logs the outcome of one reload made at now, if it is news.
+func (rl *reloadLog) record(log *slog.Logger, err error, now time.Time) {
+	switch {
+	case err == nil && rl.failures > 0:
+		log.Info("fleet reload works again", "failures", rl.failures)
+		rl.failures = 0
+	case err == nil:
+	case rl.failures == 0 || now.Sub(rl.logged) >= failureLogInterval:
+		rl.failures++
+		rl.logged = now
+		log.Warn("fleet reload failed; using the last servers and health read", "failures", rl.failures, "err", err)
+	default:
+		rl.failures++
 	}
 }

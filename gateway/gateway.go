@@ -91,8 +91,10 @@ type Gateway struct {
 	roundMu sync.Mutex
 	round   *meetingsRound // the getMeetings fan-out in flight, if any
 
-	learning atomic.Bool         // a getMeetings learning run is in progress
-	learned  map[string]struct{} // meetings the last learning run found in the map (learnAll)
+	learning  atomic.Bool                           // a getMeetings learning run is in progress
+	pending   atomic.Pointer[map[string]discovered] // meetings the learning run in progress is to store
+	learnedMu sync.Mutex
+	learned   map[string]struct{} // meetings getMeetings learning found in the map or stored
 
 	cb relayState // callback relay and webhook state (callbacks.go)
 
@@ -416,21 +418,30 @@ func (g *Gateway) renderError(x *exchange, err error) {
 	x.fail(bbb.ErrInternal)
 }
 
+// logRequest records the request's metrics and writes its log line
+// ("api", at info level).
 func (g *Gateway) logRequest(x *exchange, d time.Duration) {
 	g.cfg.Metrics.Request(x.call, x.result, d)
-	if !g.log.Enabled(context.Background(), slog.LevelInfo) {
+	ctx := context.Background()
+	h := g.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
 		return
 	}
 	call := x.call
 	if call == "" {
 		call = "index"
 	}
-	g.log.LogAttrs(context.Background(), slog.LevelInfo, "api",
+	// The record is built here rather than by Logger.LogAttrs, which
+	// would look up the caller's program counter (runtime.Callers, a
+	// fifth of the line's cost) for a source location nobody logs.
+	r := slog.NewRecord(time.Now(), slog.LevelInfo, "api", 0)
+	r.AddAttrs(
 		slog.String("call", call),
 		slog.String("meetingID", x.meetingID),
 		slog.String("server", x.server),
 		slog.Duration("duration", d),
 		slog.String("result", x.result))
+	_ = h.Handle(ctx, r)
 }
 
 // do sends one request to b, recording metrics. query carries no checksum.

@@ -105,6 +105,8 @@ func (g *Gateway) collectMeetings(ctx context.Context) (raws [][]byte, seen []di
 	if ctx.Err() != nil {
 		return nil, nil
 	}
+	g.learnedMu.Lock()
+	defer g.learnedMu.Unlock()
 	for _, r := range res {
 		if r.Err != nil {
 			continue
@@ -117,11 +119,19 @@ func (g *Gateway) collectMeetings(ctx context.Context) (raws [][]byte, seen []di
 		routable := r.Backend.Routable()
 		for _, e := range entries {
 			raws = append(raws, g.restoreMetadata(e.Raw))
-			if e.MeetingID != "" && routable {
+			if e.MeetingID == "" || !routable {
+				continue
+			}
+			if _, ok := g.learned[e.MeetingID]; !ok {
 				e.Raw = nil
 				seen = append(seen, discovered{backend: r.Backend, entry: e})
 			}
 		}
+	}
+	// Meetings that ended stay in learned; forget them all once they
+	// outnumber those listed (the next run then reads the map again).
+	if len(g.learned) > 2*len(raws)+1024 {
+		g.learned = nil
 	}
 	return raws, seen
 }
@@ -134,22 +144,24 @@ type meetingsClaimer interface {
 }
 
 // learnAll stores the meetings of a getMeetings fan-out that the map does
-// not hold yet. It reads the whole map only if the fan-out lists a
-// meeting that earlier runs did not find in it (g.learned), so that a
-// getMeetings polled every few seconds costs no store read while the
-// servers' meetings stay the same. Only one learnAll runs at a time
-// (g.learning), and only it touches g.learned.
+// not hold yet. Only meetings that no earlier run found in the map or
+// stored (g.learned) reach it, so a getMeetings polled every few seconds
+// costs no store read while the servers' meetings stay the same. While it
+// runs, lookups of the meetings it is to store take them from g.pending
+// rather than asking every server. Only one learnAll runs at a time
+// (g.learning).
 func (g *Gateway) learnAll(ctx context.Context, seen []discovered) {
-	fresh := false
+	fresh := make(map[string]discovered, len(seen))
+	var order []discovered // the first listing of each meeting, in server order
 	for _, d := range seen {
-		if _, ok := g.learned[d.entry.MeetingID]; !ok {
-			fresh = true
-			break
+		if _, dup := fresh[d.entry.MeetingID]; !dup {
+			fresh[d.entry.MeetingID] = d
+			order = append(order, d)
 		}
 	}
-	if !fresh {
-		return
-	}
+	// Lookups of these meetings meanwhile take them from here (locate).
+	g.pending.Store(&fresh)
+	defer g.pending.Store(nil)
 	known, err := g.cfg.Store.Meetings(ctx)
 	if err != nil {
 		g.log.Warn("learn meetings: read map failed", "err", err)
@@ -159,22 +171,20 @@ func (g *Gateway) learnAll(ctx context.Context, seen []discovered) {
 	for _, m := range known {
 		have[m.ID] = true
 	}
-	// learned holds only IDs listed by this fan-out: ended meetings drop out.
-	learned := make(map[string]struct{}, len(seen))
-	var todo []discovered
-	for _, d := range seen {
-		id := d.entry.MeetingID
-		if have[id] {
-			learned[id] = struct{}{}
-			continue
+	var found, todo []string
+	var todoD []discovered
+	for _, d := range order {
+		if id := d.entry.MeetingID; have[id] {
+			found = append(found, id)
+		} else {
+			todo = append(todo, id)
+			todoD = append(todoD, d)
 		}
-		have[id] = true
-		todo = append(todo, d)
 	}
-	defer func() { g.learned = learned }()
-	if c, ok := g.cfg.Store.(meetingsClaimer); ok && len(todo) > 1 {
-		ms := make([]tinyscale.Meeting, len(todo))
-		for i, d := range todo {
+	g.markLearned(found)
+	if c, ok := g.cfg.Store.(meetingsClaimer); ok && len(todoD) > 1 {
+		ms := make([]tinyscale.Meeting, len(todoD))
+		for i, d := range todoD {
 			ms[i] = g.foundMeeting(d)
 		}
 		_, stored, err := c.ClaimMeetings(ctx, ms)
@@ -183,18 +193,33 @@ func (g *Gateway) learnAll(ctx context.Context, seen []discovered) {
 			return
 		}
 		for i, m := range ms {
-			learned[m.ID] = struct{}{}
 			if stored[i] {
 				g.log.Info("meeting found on server", "meetingID", m.ID, "server", m.ServerID)
 			}
 		}
+		g.markLearned(todo)
 		return
 	}
-	for _, d := range todo {
+	for i, d := range todoD {
 		if _, err := g.learn(ctx, d, ""); err != nil {
 			g.log.Warn("learn meeting failed", "meetingID", d.entry.MeetingID, "server", d.backend.ID, "err", err)
 			return
 		}
-		learned[d.entry.MeetingID] = struct{}{}
+		g.markLearned(todo[i : i+1])
+	}
+}
+
+// markLearned records meetings found in the map or stored by learnAll.
+func (g *Gateway) markLearned(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	g.learnedMu.Lock()
+	defer g.learnedMu.Unlock()
+	if g.learned == nil {
+		g.learned = make(map[string]struct{}, len(ids))
+	}
+	for _, id := range ids {
+		g.learned[id] = struct{}{}
 	}
 }

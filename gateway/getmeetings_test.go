@@ -199,3 +199,97 @@ func TestGetMeetings_LearnsManyAtOnce(t *testing.T) {
 		t.Errorf("kept: mapped to %s, want %s", got, owner)
 	}
 }
+
+// TestGetMeetings_LookupDuringLearning: a call for a meeting that the
+// last getMeetings listed, made while that getMeetings' learning run is
+// still going, is routed from the listing: no server is asked where the
+// meeting runs. Before, every such call fanned out to all servers, which,
+// with many meetings and polling clients, kept the servers (and the
+// learning run) busy.
+func TestGetMeetings_LookupDuringLearning(t *testing.T) {
+	var gs *gatedStore
+	h := newHarness(t, 3, withConfig(func(c *gateway.Config) {
+		gs = &gatedStore{Store: c.Store, gate: make(chan struct{})}
+		c.Store = gs
+	}))
+	h.createDirect(1, "pending-room")
+	h.get(bbb.CallGetMeetings, nil)
+	waitFor(t, "the learning run to read the map", func() bool { return gs.inFlight.Load() > 0 })
+	before := h.calls(bbb.CallGetMeetingInfo)
+	if r := h.get(bbb.CallGetMeetingInfo, p("meetingID", "pending-room")); !r.st(t).OK() {
+		t.Errorf("getMeetingInfo: got %s, want SUCCESS", r)
+	}
+	after := h.calls(bbb.CallGetMeetingInfo)
+	for i, want := range []int{0, 1, 0} { // only the forwarded call
+		if got := after[i] - before[i]; got != want {
+			t.Errorf("%s: got %d getMeetingInfo calls, want %d", h.ids[i], got, want)
+		}
+	}
+	if got := h.mapped("pending-room"); got != h.ids[1] {
+		t.Errorf("pending-room mapped to %q, want %s", got, h.ids[1])
+	}
+	close(gs.gate)
+	waitFor(t, "the learning run to end", func() bool { return !gateway.Learning(h.gw) })
+}
+
+// TestGetMeetings_ConcurrentAnswersIntact: concurrent getMeetings over
+// many shared fan-outs all get the whole answer, written element by
+// element from the servers' bodies.
+func TestGetMeetings_ConcurrentAnswersIntact(t *testing.T) {
+	h := newHarness(t, 3)
+	for k := range 9 {
+		h.create(fmt.Sprintf("pool-%d-%s", k, strings.Repeat("x", k*25)))
+	}
+	want := string(h.get(bbb.CallGetMeetings, nil).body)
+	if strings.Count(want, "<meeting>") != 9 {
+		t.Fatalf("got %s, want 9 meetings", want)
+	}
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 15 {
+				if got := string(h.get(bbb.CallGetMeetings, nil).body); got != want {
+					t.Errorf("got %s, want %s", got, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestGetMeetings_CallbackURLsRestored: the merged answer, written
+// element by element, shows each client's own callback URLs in the
+// metadata, not tinyscale's relay URLs that the servers hold.
+func TestGetMeetings_CallbackURLsRestored(t *testing.T) {
+	h := newHarness(t, 2)
+	const ready = "https://gl.example.org/recording_ready?room=a&b=1"
+	h.create("rec-room", "record", "true", "meta_bbb-recording-ready-url", ready, "meta_bbb-origin", "greenlight")
+	h.create("plain-room")
+	onServer := false
+	for _, fb := range h.bbbs {
+		for _, m := range fb.Meetings() {
+			if m.ID == "rec-room" && strings.Contains(fmt.Sprint(m.Metadata), "/tinyscale/callback/") {
+				onServer = true
+			}
+		}
+	}
+	if !onServer {
+		t.Fatalf("the server does not hold a relay URL for rec-room; the test proves nothing")
+	}
+	r := h.get(bbb.CallGetMeetings, nil)
+	entries, err := bbb.ParseMeetings(r.body)
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("got %s (%v), want 2 meetings", r, err)
+	}
+	for _, e := range entries {
+		if e.MeetingID == "rec-room" && e.Metadata["bbb-recording-ready-url"] != ready {
+			t.Errorf("rec-room metadata: got %v, want bbb-recording-ready-url %s", e.Metadata, ready)
+		}
+	}
+	if strings.Contains(string(r.body), "/tinyscale/callback/") {
+		t.Errorf("answer shows a relay URL: %s", r)
+	}
+}

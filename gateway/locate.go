@@ -36,7 +36,9 @@ type discovered struct {
 
 // locate returns the meeting with id: from the store, or else found by
 // asking every routable server (once per ID at a time, see discover) and
-// then stored. It returns an error wrapping tinyscale.ErrNotFound if no
+// then stored (or, while a getMeetings learning run is in progress, taken
+// from the fan-out it learns from). It returns an error wrapping
+// tinyscale.ErrNotFound if no
 // server holds the meeting, and one wrapping tinyscale.ErrStoreUnavailable
 // if the store fails.
 func (g *Gateway) locate(ctx context.Context, id string) (tinyscale.Meeting, error) {
@@ -49,6 +51,15 @@ func (g *Gateway) locate(ctx context.Context, id string) (tinyscale.Meeting, err
 	}
 	if g.negative(id) {
 		return tinyscale.Meeting{}, fmt.Errorf("meeting %q (cached): %w", id, tinyscale.ErrNotFound)
+	}
+	// A meeting that the last getMeetings fan-out listed, and that its
+	// learning run is about to store, needs no fan-out of its own: when
+	// tinyscale is put in front of servers with many meetings, clients
+	// would otherwise ask every server about each of them at once.
+	if p := g.pending.Load(); p != nil {
+		if d, ok := (*p)[id]; ok {
+			return g.learn(ctx, d, "")
+		}
 	}
 	d, err := g.discover(ctx, id)
 	if err != nil {

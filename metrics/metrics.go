@@ -4,6 +4,7 @@
 package metrics
 
 import (
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,37 @@ type Metrics struct {
 	storeErrors     *prometheus.CounterVec
 	polls           *prometheus.CounterVec
 	pollDuration    prometheus.Histogram
+
+	// The children of requests, requestDuration, backendRequests and
+	// backendDuration, by label values: WithLabelValues hashes and checks
+	// the labels on every call, a map lookup is much cheaper.
+	mu       sync.RWMutex
+	reqSeen  map[[2]string]requestSeries
+	backSeen map[[3]string]requestSeries
+}
+
+// requestSeries are the children that one request updates.
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
+// series returns the cached children for key, made by mk on first use.
+func series[K comparable](m *Metrics, seen *map[K]requestSeries, key K, mk func() requestSeries) requestSeries {
+	m.mu.RLock()
+	s, ok := (*seen)[key]
+	m.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s = mk()
+	m.mu.Lock()
+	if *seen == nil {
+		*seen = make(map[K]requestSeries)
+	}
+	(*seen)[key] = s
+	m.mu.Unlock()
+	return s
 }
 
 // New creates the metrics and registers them with reg (none if reg is nil).
@@ -100,8 +132,11 @@ func (m *Metrics) Request(call, result string, d time.Duration) {
 	if call == "" {
 		call = "index"
 	}
-	m.requests.WithLabelValues(call, result).Inc()
-	m.requestDuration.WithLabelValues(call).Observe(d.Seconds())
+	s := series(m, &m.reqSeen, [2]string{call, result}, func() requestSeries {
+		return requestSeries{m.requests.WithLabelValues(call, result), m.requestDuration.WithLabelValues(call)}
+	})
+	s.count.Inc()
+	s.duration.Observe(d.Seconds())
 }
 
 // Backend records one request to a BBB server; err nil means ok.
@@ -113,8 +148,11 @@ func (m *Metrics) Backend(server, call string, d time.Duration, err error) {
 	if err != nil {
 		result = "error"
 	}
-	m.backendRequests.WithLabelValues(server, call, result).Inc()
-	m.backendDuration.WithLabelValues(server).Observe(d.Seconds())
+	s := series(m, &m.backSeen, [3]string{server, call, result}, func() requestSeries {
+		return requestSeries{m.backendRequests.WithLabelValues(server, call, result), m.backendDuration.WithLabelValues(server)}
+	})
+	s.count.Inc()
+	s.duration.Observe(d.Seconds())
 }
 
 // Placement records a new meeting placed on server.

@@ -327,8 +327,8 @@ dispatch:
 // pollServer polls one server: the call and the answer's transfer are
 // bounded by the timeout; decoding then waits for one of the parse slots.
 //
-// Decoding is CPU-bound (encoding/xml runs at tens of MB/s and a busy
-// server's answer is hundreds of kB). Were every in-flight poll to decode
+// Decoding is CPU-bound (about a hundred MB/s, and a busy server's answer
+// is hundreds of kB). Were every in-flight poll to decode
 // at once, hundreds of runnable goroutines would delay the network reads
 // of the others past their timeout and healthy servers would be marked as
 // failing; with at most GOMAXPROCS decoders, reads are scheduled promptly.
@@ -499,7 +499,7 @@ func fetch(ctx context.Context, b *fleet.Backend) ([]byte, error) {
 // FAILED checksumError, the *bbb.Error for other FAILED answers, and
 // ErrNotBBB for anything that is not a BBB answer.
 func parse(b *fleet.Backend, body []byte) ([]bbb.MeetingEntry, error) {
-	entries, err := bbb.ParseMeetings(body)
+	entries, err := bbb.ParseMeetingsWithoutMetadata(body)
 	if err != nil {
 		var be *bbb.Error
 		switch {

@@ -65,6 +65,21 @@ type options struct {
 	rounds         int
 	joinRate       float64
 	bigVia         bool
+	skipMain       bool
+	env            envList
+}
+
+// envList is a repeatable KEY=VALUE flag.
+type envList []string
+
+func (e *envList) String() string { return strings.Join(*e, " ") }
+
+func (e *envList) Set(v string) error {
+	if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+		return fmt.Errorf("%q is not KEY=VALUE", v)
+	}
+	*e = append(*e, v)
+	return nil
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -90,6 +105,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.joinRate, "join-rate", 0, "request rate of the paced join run that the p99 target is checked on (default 2000, quick 1000)")
 	fs.BoolVar(&o.bigVia, "big-via-tinyscale", false, "create the memory phase's meetings through tinyscale's create (its placement path; slow) instead of directly on the servers")
 	fs.BoolVar(&o.hung, "hung", true, "also measure getMeetings with one server that never answers (informational)")
+	fs.Var(&o.env, "env", "KEY=VALUE added to tinyscale's environment, e.g. GOGC=50 or GODEBUG=gctrace=1 (repeatable)")
+	fs.BoolVar(&o.skipMain, "skip-main", false, "run only the memory phase (to investigate it; the other targets show as not measured)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -323,6 +340,7 @@ func (b *bench) startTinyscale(ctx context.Context, name string, fleet []*fake, 
 		"TINYSCALE_LOG_LEVEL=warn",
 		"TINYSCALE_ADMIN_TOKEN=bench-admin-token",
 	}, extraEnv...)
+	env = append(env, b.opt.env...)
 	p, err := startProc(filepath.Join(b.opt.out, "logs"), name, env, b.binPath("tinyscale"), "serve")
 	if err != nil {
 		return nil, err
@@ -494,6 +512,14 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 		Concurrency: o.concurrency, GMConc: o.gmConcurrency, Duration: o.duration.String(),
 		BigServers: o.bigServers, BigMeetings: o.bigMeetings, BigSeeded: !o.bigVia,
 	}
+	if o.skipMain {
+		if err := b.bigPhase(ctx, r); err != nil {
+			return nil, err
+		}
+		b.cleanup()
+		r.Targets = r.evaluate()
+		return r, nil
+	}
 	b.logf("starting the baseline and %d fakebbb servers (%s latency)", o.servers, o.latency)
 	baseURL, err := b.startBaseline(ctx)
 	if err != nil {
@@ -540,7 +566,11 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 			return nil, err
 		}
 		b.logf("%s: tinyscale, %d connections, %s", s.name, s.conc, o.duration)
-		if rw.Tinyscale, err = b.load(ctx, loadRun{url: ts.url, scenario: s.name, concurrency: s.conc, meetings: o.meetings}); err != nil {
+		err = b.profiled(ctx, pprofAddr, "main."+s.name+".cpu.prof", func() error {
+			rw.Tinyscale, err = b.load(ctx, loadRun{url: ts.url, scenario: s.name, concurrency: s.conc, meetings: o.meetings})
+			return err
+		})
+		if err != nil {
 			return nil, err
 		}
 		r.Rows = append(r.Rows, rw)
@@ -566,7 +596,11 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 			return nil, err
 		}
 		b.logf("%s: tinyscale, %d connections, %s", s, o.concurrency, o.duration)
-		if rw.Tinyscale, err = b.load(ctx, loadRun{url: ts.url, scenario: s, concurrency: o.concurrency, meetings: o.meetings, prefix: "mix-"}); err != nil {
+		err = b.profiled(ctx, pprofAddr, "main."+s+".cpu.prof", func() error {
+			rw.Tinyscale, err = b.load(ctx, loadRun{url: ts.url, scenario: s, concurrency: o.concurrency, meetings: o.meetings, prefix: "mix-"})
+			return err
+		})
+		if err != nil {
 			return nil, err
 		}
 		r.Rows = append(r.Rows, rw)
@@ -718,7 +752,17 @@ func (b *bench) bigPhase(ctx context.Context, r *report) error {
 	if err != nil {
 		return err
 	}
-	ts, err := b.startTinyscale(ctx, "tinyscale-big", fleet)
+	var pprofEnv []string
+	pprofAddr := ""
+	if o.profile {
+		ports, err := freePorts(1)
+		if err != nil {
+			return err
+		}
+		pprofAddr = "127.0.0.1:" + strconv.Itoa(ports[0])
+		pprofEnv = []string{"TINYSCALE_PPROF_LISTEN=" + pprofAddr}
+	}
+	ts, err := b.startTinyscale(ctx, "tinyscale-big", fleet, pprofEnv...)
 	if err != nil {
 		return err
 	}
@@ -750,8 +794,13 @@ func (b *bench) bigPhase(ctx context.Context, r *report) error {
 		conc int
 	}{{loadgen.ScenarioPoll, o.concurrency}, {loadgen.ScenarioJoin, o.concurrency}, {loadgen.ScenarioGetMeetings, o.gmConcurrency}} {
 		b.logf("memory phase: %s, %d connections, %s", s.name, s.conc, o.duration)
-		res, err := b.load(ctx, loadRun{url: ts.url, scenario: s.name, concurrency: s.conc, meetings: o.bigMeetings,
-			prefix: "big-", noSetup: true})
+		var res *loadgen.Result
+		err := b.profiled(ctx, pprofAddr, "big."+s.name+".cpu.prof", func() error {
+			var err error
+			res, err = b.load(ctx, loadRun{url: ts.url, scenario: s.name, concurrency: s.conc, meetings: o.bigMeetings,
+				prefix: "big-", noSetup: true})
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -766,6 +815,10 @@ func (b *bench) bigPhase(ctx context.Context, r *report) error {
 	}
 	if r.Memory.AfterBig, r.Memory.PeakBig, err = memory(ts.pid()); err != nil {
 		b.logf("%v", err)
+	}
+	if o.profile {
+		data, err := httpDo(ctx, http.MethodGet, "http://"+pprofAddr+"/debug/pprof/heap", 30*time.Second)
+		b.saveProfile(profileResult{data, err}, "big.heap.prof")
 	}
 	return nil
 }

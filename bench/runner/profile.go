@@ -66,6 +66,38 @@ func (b *bench) profileReport(ctx context.Context, p profileResult) string {
 	return fmt.Sprintf("%s\nsaved as %s; inspect with: go tool pprof %s %s\n%s", what, path, binary, path, strings.TrimRight(string(res), "\n"))
 }
 
+// profiled runs fn (one measured run) and, with --profile, fetches a CPU
+// profile of tinyscale (its pprof listener on addr) covering the run,
+// saved as name in the output directory.
+func (b *bench) profiled(ctx context.Context, addr, name string, fn func() error) error {
+	if !b.opt.profile || addr == "" {
+		return fn()
+	}
+	prof := make(chan profileResult, 1)
+	go func() {
+		data, err := fetchProfile(ctx, addr, b.opt.duration)
+		prof <- profileResult{data, err}
+	}()
+	err := fn()
+	b.saveProfile(<-prof, name)
+	return err
+}
+
+// saveProfile writes a profile fetched from tinyscale to name in the
+// output directory, or logs why there is none.
+func (b *bench) saveProfile(p profileResult, name string) {
+	if p.err != nil || len(p.data) == 0 {
+		b.logf("no profile %s: %v", name, p.err)
+		return
+	}
+	path := filepath.Join(b.opt.out, name)
+	if err := os.WriteFile(path, p.data, 0o644); err != nil {
+		b.logf("save profile: %v", err)
+		return
+	}
+	b.logf("saved %s (go tool pprof %s %s)", path, b.binPath("tinyscale"), path)
+}
+
 // benchLine returns the result line of a go test -bench output.
 func benchLine(out string) string {
 	for _, l := range strings.Split(out, "\n") {

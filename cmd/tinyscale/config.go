@@ -6,7 +6,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -98,6 +100,10 @@ type envSpec struct {
 	set              func(string) error
 	get              func() string
 	bool             bool
+	// empty marks settings whose empty value means something (an empty
+	// TINYSCALE_SERVERS: no servers.json); for the others, a variable set
+	// to "" counts as unset.
+	empty bool
 }
 
 func (c *Config) specs() []envSpec {
@@ -138,6 +144,7 @@ func (c *Config) specs() []envSpec {
 	add("TINYSCALE_LISTEN", "listen", "listen address (default :PORT)", s, g)
 	s, g = str(&c.ServersFile)
 	add("TINYSCALE_SERVERS", "servers", "path of servers.json (empty: servers managed through the admin API)", s, g)
+	specs[len(specs)-1].empty = true
 	specs = append(specs, envSpec{env: "TINYSCALE_STRICT", flag: "strict", usage: "abort start-up when any server fails its probe", bool: true,
 		set: func(v string) error {
 			b, err := strconv.ParseBool(v)
@@ -198,13 +205,15 @@ func (c *Config) specs() []envSpec {
 	return specs
 }
 
-// ParseConfig reads the environment (getenv), then args as flags, into a
-// Config, and validates it. Errors name the variable or flag.
-func ParseConfig(name string, args []string, getenv func(string) string, output *bytes.Buffer) (Config, error) {
+// ParseConfig reads the environment (lookupEnv, as os.LookupEnv), then
+// args as flags, into a Config, and validates it. A variable set to the
+// empty string counts as unset, except TINYSCALE_SERVERS, whose empty
+// value means "no servers.json". Errors name the variable or flag.
+func ParseConfig(name string, args []string, lookupEnv func(string) (string, bool), output *bytes.Buffer) (Config, error) {
 	c := DefaultConfig()
 	specs := c.specs()
 	for _, s := range specs {
-		if v := getenv(s.env); v != "" {
+		if v, ok := lookupEnv(s.env); ok && (v != "" || s.empty) {
 			if err := s.set(v); err != nil {
 				return c, fmt.Errorf("%s: %w", s.env, err)
 			}
@@ -256,6 +265,19 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("TINYSCALE_LOG_FORMAT: %q is not text or json", c.LogFormat)
 	case c.Store == "":
 		return errors.New("TINYSCALE_STORE: must not be empty")
+	case c.ShutdownTimeout <= 0:
+		return errors.New("TINYSCALE_SHUTDOWN_TIMEOUT: must be positive")
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		switch {
+		case err != nil:
+			return errors.New("TINYSCALE_PUBLIC_URL: not a URL; want an http(s) base URL such as https://bbb-lb.example.org")
+		case u.User != nil:
+			return fmt.Errorf("TINYSCALE_PUBLIC_URL: %q must not carry a user name or password", u.Redacted())
+		case (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "":
+			return fmt.Errorf("TINYSCALE_PUBLIC_URL: %q is not an http(s) base URL such as https://bbb-lb.example.org", c.PublicURL)
+		}
 	}
 	if _, err := balancer.New(c.Strategy); err != nil {
 		return fmt.Errorf("TINYSCALE_STRATEGY: %w", err)
@@ -307,10 +329,15 @@ func LoadServers(path string) ([]tinyscale.Server, error) {
 func ParseServers(path string, data []byte) ([]tinyscale.Server, error) {
 	var raw []json.RawMessage
 	if err := json.Unmarshal(data, &raw); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, fmt.Errorf("%s: must be a JSON array of servers ([{\"host\": …, \"secret\": …}]), not a JSON %s", path, te.Value)
+		}
 		return nil, fmt.Errorf("%s: not a JSON array of servers: %s", path, jsonErr(err))
 	}
 	out := make([]tinyscale.Server, 0, len(raw))
-	seen := map[string]int{}
+	seen := map[string]int{}    // id → entry
+	seenURL := map[string]int{} // normalised host → entry
 	for i, r := range raw {
 		n := i + 1
 		var e serverEntry
@@ -320,8 +347,9 @@ func ParseServers(path string, data []byte) ([]tinyscale.Server, error) {
 			return nil, fmt.Errorf("%s: entry %d: %s", path, n, jsonErr(err))
 		}
 		where := fmt.Sprintf("%s: entry %d", path, n)
+		host := redactHost(e.Host)
 		if e.Host != "" {
-			where += fmt.Sprintf(" (%s)", e.Host)
+			where += fmt.Sprintf(" (%s)", host)
 		}
 		if e.Host == "" {
 			return nil, fmt.Errorf("%s: field \"host\": missing", where)
@@ -340,15 +368,30 @@ func ParseServers(path string, data []byte) ([]tinyscale.Server, error) {
 		ns, err := s.Normalize()
 		if err != nil {
 			field, msg, _ := strings.Cut(err.Error(), ": ")
+			msg = strings.ReplaceAll(msg, e.Host, host)
 			return nil, fmt.Errorf("%s: field %q: %s", where, field, msg)
 		}
 		if prev, dup := seen[ns.ID]; dup {
 			return nil, fmt.Errorf("%s: field \"id\": %q is also the id of entry %d (set distinct ids)", where, ns.ID, prev)
 		}
+		if prev, dup := seenURL[ns.URL]; dup {
+			return nil, fmt.Errorf("%s: field \"host\": entry %d has the same host (list each server once)", where, prev)
+		}
 		seen[ns.ID] = n
+		seenURL[ns.URL] = n
 		out = append(out, ns)
 	}
 	return out, nil
+}
+
+// redactHost returns host with any password in it replaced by "xxxxx",
+// for messages.
+func redactHost(host string) string {
+	u, err := url.Parse(host)
+	if err != nil || u.User == nil {
+		return host
+	}
+	return u.Redacted()
 }
 
 // jsonErr shortens encoding/json errors and names fields the way the
@@ -360,10 +403,24 @@ func jsonErr(err error) string {
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		if te.Field != "" {
-			return fmt.Sprintf("field %q: must be a %s", te.Field, te.Type.String())
+		want := "a " + te.Type.String()
+		switch te.Type.Kind() {
+		case reflect.String:
+			want = "a string"
+		case reflect.Float64, reflect.Float32, reflect.Int:
+			want = "a number"
+		case reflect.Slice:
+			want = "a list"
+			if te.Type.Elem().Kind() == reflect.String {
+				want = "a list of strings"
+			}
+		case reflect.Struct:
+			want = "an object such as {\"host\": …, \"secret\": …}"
 		}
-		return fmt.Sprintf("must be a %s, not a JSON %s", te.Type.String(), te.Value)
+		if te.Field != "" {
+			return fmt.Sprintf("field %q: must be %s", te.Field, want)
+		}
+		return fmt.Sprintf("must be %s, not a JSON %s", want, te.Value)
 	}
 	msg := err.Error()
 	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {

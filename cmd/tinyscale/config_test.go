@@ -59,7 +59,13 @@ func TestParseServers(t *testing.T) {
 		{name: "negative_weight", json: `[{"host":"https://a.example.org","secret":"s","weight":-1}]`, wantErr: `field "weight"`},
 		{name: "wrong_type", json: `[{"host":"https://a.example.org","secret":42}]`, wantErr: `field "secret": must be a string`},
 		{name: "duplicate_id", json: `[{"host":"https://a.example.org","secret":"s"},{"host":"https://a.example.org/","secret":"t"}]`, wantErr: `entry 2`},
-		{name: "not_an_array", json: `{"host":"x"}`, wantErr: `servers.json: not a JSON array`},
+		{name: "not_an_array", json: `{"host":"x"}`, wantErr: `servers.json: must be a JSON array of servers ([{"host": …, "secret": …}]), not a JSON object`},
+		{name: "entry_not_an_object", json: `[1]`, wantErr: `servers.json: entry 1: must be an object such as {"host": …, "secret": …}, not a JSON number`},
+		{name: "weight_not_a_number", json: `[{"host":"https://a.example.org","secret":"s","weight":"2"}]`, wantErr: `entry 1: field "weight": must be a number`},
+		{name: "tags_not_a_list", json: `[{"host":"https://a.example.org","secret":"s","tags":"de"}]`, wantErr: `entry 1: field "tags": must be a list of strings`},
+		{name: "duplicate_host", json: `[{"host":"https://a.example.org","secret":"s","id":"a"},{"host":"https://a.example.org/bigbluebutton/api","secret":"t","id":"b"}]`,
+			wantErr: `servers.json: entry 2 (https://a.example.org/bigbluebutton/api): field "host": entry 1 has the same host`},
+		{name: "host_with_password", json: `[{"host":"https://admin:hunter2@a.example.org","secret":"s"}]`, wantErr: `field "host"`},
 		{name: "syntax_error", json: `[{"host":`, wantErr: `servers.json: not a JSON array`},
 	}
 	for _, tt := range tests {
@@ -69,7 +75,7 @@ func TestParseServers(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
 				}
-				if strings.Contains(err.Error(), `"s"`) || strings.Contains(err.Error(), "42") {
+				if strings.Contains(err.Error(), `"s"`) || strings.Contains(err.Error(), "42") || strings.Contains(err.Error(), "hunter2") {
 					t.Errorf("error %q may reveal the secret", err)
 				}
 				if strings.Count(err.Error(), "\n") > 0 {
@@ -95,7 +101,9 @@ type serverView struct {
 }
 
 func TestParseConfig(t *testing.T) {
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	env := func(m map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
 	tests := []struct {
 		name    string
 		env     map[string]string
@@ -127,6 +135,37 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad_strict", env: map[string]string{"TINYSCALE_SECRET": "x", "TINYSCALE_STRICT": "yes please"}, wantErr: "TINYSCALE_STRICT"},
 		{name: "bad_algorithm", env: map[string]string{"TINYSCALE_SECRET": "x", "TINYSCALE_ALGORITHMS": "md5"}, wantErr: "TINYSCALE_ALGORITHMS"},
 		{name: "bad_log_format", env: map[string]string{"TINYSCALE_SECRET": "x", "TINYSCALE_LOG_FORMAT": "xml"}, wantErr: "TINYSCALE_LOG_FORMAT"},
+		{
+			// The README: an empty TINYSCALE_SERVERS means servers are
+			// managed through the admin API only. It used to count as
+			// unset, so tinyscale looked for ./servers.json.
+			name: "servers_set_empty", env: map[string]string{"TINYSCALE_SECRET": "x", "TINYSCALE_SERVERS": ""},
+			check: func(t *testing.T, c Config) {
+				if c.ServersFile != "" {
+					t.Errorf("got ServersFile %q, want empty", c.ServersFile)
+				}
+			},
+		},
+		{
+			name: "empty_variable_counts_as_unset", env: map[string]string{"TINYSCALE_SECRET": "x", "PORT": "", "TINYSCALE_STORE": ""},
+			check: func(t *testing.T, c Config) {
+				if c.Port != 3005 || c.Store != "./tinyscale.db" {
+					t.Errorf("got port %d, store %q; want the defaults", c.Port, c.Store)
+				}
+			},
+		},
+		{name: "zero_shutdown_timeout", env: map[string]string{"TINYSCALE_SECRET": "x", "TINYSCALE_SHUTDOWN_TIMEOUT": "0s"}, wantErr: "TINYSCALE_SHUTDOWN_TIMEOUT: must be positive"},
+		{name: "public_url_no_scheme", env: map[string]string{"TINYSCALE_SECRET": "x", "TINYSCALE_PUBLIC_URL": "bbb-lb.example.org"}, wantErr: "TINYSCALE_PUBLIC_URL"},
+		{name: "public_url_query", env: map[string]string{"TINYSCALE_SECRET": "x", "TINYSCALE_PUBLIC_URL": "https://lb.example.org/?a=1"}, wantErr: "TINYSCALE_PUBLIC_URL"},
+		{name: "public_url_password", env: map[string]string{"TINYSCALE_SECRET": "x", "TINYSCALE_PUBLIC_URL": "https://u:hunter2@lb.example.org"}, wantErr: "TINYSCALE_PUBLIC_URL"},
+		{
+			name: "public_url_with_path", env: map[string]string{"TINYSCALE_SECRET": "x", "TINYSCALE_PUBLIC_URL": "https://lb.example.org/tinyscale"},
+			check: func(t *testing.T, c Config) {
+				if c.PublicURL != "https://lb.example.org/tinyscale" {
+					t.Errorf("got PublicURL %q", c.PublicURL)
+				}
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,6 +174,9 @@ func TestParseConfig(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
 				}
+				if strings.Contains(err.Error(), "hunter2") {
+					t.Errorf("error reveals a password: %v", err)
+				}
 				return
 			}
 			if err != nil {
@@ -142,5 +184,14 @@ func TestParseConfig(t *testing.T) {
 			}
 			tt.check(t, c)
 		})
+	}
+}
+
+// lookupOf adapts a getenv function to run's lookupEnv: an empty value
+// counts as unset.
+func lookupOf(getenv func(string) string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v := getenv(k)
+		return v, v != ""
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/tinyscale/tinyscale"
@@ -115,7 +116,8 @@ func (c *DemoCommand) Run(ctx context.Context, args []string) error {
 	fmt.Fprintf(w, "  join    %s\n", join)
 	fmt.Fprintf(w, "\n  curl -s '%s'\n", create)
 	fmt.Fprintf(w, "\nPoint a front end (Greenlight, Moodle, Nextcloud) at %s/bigbluebutton/ with the secret above.\n", base)
-	fmt.Fprintf(w, "Fleet status: TINYSCALE_ADMIN_URL=%s TINYSCALE_ADMIN_TOKEN=%s tinyscale status\n", base, cfg.AdminToken)
+	exe, _ := os.Executable()
+	fmt.Fprintf(w, "Fleet status: TINYSCALE_ADMIN_URL=%s TINYSCALE_ADMIN_TOKEN=%s %s status\n", base, cfg.AdminToken, cliCommand(exe))
 	fmt.Fprintf(w, "Ctrl-C stops the demo.\n")
 	if c.ready != nil {
 		c.ready(m)
@@ -131,4 +133,14 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// cliCommand is how the user can run this binary again, for the commands
+// the demo prints: "go run ./cmd/tinyscale" when it was started with go
+// run (a temporary build no longer there afterwards), else "tinyscale".
+func cliCommand(exe string) string {
+	if strings.Contains(filepath.ToSlash(exe), "/go-build") {
+		return "go run ./cmd/tinyscale"
+	}
+	return "tinyscale"
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/tinyscale/tinyscale"
+	"github.com/tinyscale/tinyscale/bbb"
+	"github.com/tinyscale/tinyscale/fleet"
 	"github.com/tinyscale/tinyscale/poller"
 )
 
@@ -33,14 +35,23 @@ func (m *Main) declaredServers() ([]tinyscale.Server, bool, error) {
 	return servers, true, err
 }
 
-// syncServers merges the declared servers into the store. The file decides
-// host, secret, weight, tags and algorithm; the admin state set through
-// the API survives (a state in the file is the initial state only).
-// Servers that came from the file and are no longer listed are removed;
-// servers added through the API stay.
-func (m *Main) syncServers(ctx context.Context) error {
+// syncServers merges the declared servers into the store and applies the
+// result to the fleet. The file decides host, secret, weight, tags and
+// algorithm; the admin state set through the API survives (a state in the
+// file is the initial state only). Servers that came from the file and are
+// no longer listed are removed; servers added through the API stay.
+//
+// Before anything is written, servers are probed with one signed call:
+// every server at start-up, and on a reload those whose host, secret or
+// algorithm is new or changed. A server that rejects tinyscale's checksum
+// or does not speak the BBB API (with Config.Strict, any failed probe)
+// makes syncServers return an error naming it, with the store untouched,
+// so that a mistyped secret never reaches the running fleet (nor, with a
+// shared store, the other instances). A server that is merely unreachable
+// is written and marked down, and a warning is logged.
+func (m *Main) syncServers(ctx context.Context, startup bool) error {
 	declared, ok, err := m.declaredServers()
-	if err != nil || !ok {
+	if err != nil {
 		return err
 	}
 	current, err := m.Store.Servers(ctx)
@@ -52,77 +63,130 @@ func (m *Main) syncServers(ctx context.Context) error {
 		byID[s.ID] = s
 	}
 	keep := make(map[string]bool, len(declared))
+	var puts, probe []tinyscale.Server
 	for _, s := range declared {
 		keep[s.ID] = true
-		if old, ok := byID[s.ID]; ok && old.State != "" {
+		old, exists := byID[s.ID]
+		if exists && old.State != "" {
 			s.State = old.State
 		}
+		puts = append(puts, s)
+		if startup || !exists || old.URL != s.URL || old.Secret != s.Secret || old.Algorithm != s.Algorithm {
+			probe = append(probe, s)
+		}
+	}
+	var removes []tinyscale.Server
+	stays := map[string]tinyscale.Server{} // by URL: servers the file does not list that stay
+	for _, s := range current {
+		switch {
+		case keep[s.ID]:
+		case ok && s.Source != tinyscale.SourceAPI:
+			removes = append(removes, s)
+		default:
+			stays[s.URL] = s
+			if startup {
+				probe = append(probe, s) // added through the API, or no file
+			}
+		}
+	}
+	for _, s := range declared {
+		if o, dup := stays[s.URL]; dup {
+			return fmt.Errorf("%s: server %s: host %s is already server %s, added through the admin API (remove one of them)",
+				m.serverSource(s), s.ID, s.URL, o.ID)
+		}
+	}
+
+	down, err := m.probeServers(ctx, probe)
+	if err != nil {
+		return err
+	}
+	for _, s := range puts {
 		if err := m.Store.PutServer(ctx, s); err != nil {
 			return fmt.Errorf("store server %s: %w", s.ID, err)
 		}
 	}
-	for _, s := range current {
-		if !keep[s.ID] && s.Source != tinyscale.SourceAPI {
-			if err := m.Store.DeleteServer(ctx, s.ID); err != nil && !errors.Is(err, tinyscale.ErrNotFound) {
-				return fmt.Errorf("remove server %s: %w", s.ID, err)
-			}
-			m.Logger.Info("server removed: no longer in servers.json", "server", s.ID)
+	for _, s := range removes {
+		if err := m.Store.DeleteServer(ctx, s.ID); err != nil && !errors.Is(err, tinyscale.ErrNotFound) {
+			return fmt.Errorf("remove server %s: %w", s.ID, err)
 		}
+		attrs := []any{"server", s.ID}
+		if b, ok := m.Fleet.Backend(s.ID); ok && b.Health.Meetings > 0 {
+			m.Logger.Warn("server removed: no longer in servers.json; its meetings are forgotten", append(attrs, "meetings", b.Health.Meetings)...)
+		} else {
+			m.Logger.Info("server removed: no longer in servers.json", attrs...)
+		}
+	}
+	if len(down) > 0 {
+		if err := m.Store.PutHealth(ctx, down...); err != nil {
+			return fmt.Errorf("store health: %w", err)
+		}
+	}
+	if err := m.Fleet.Reload(ctx); err != nil {
+		return fmt.Errorf("load servers from the store: %w", err)
+	}
+	if len(down) > 0 {
+		m.Fleet.UpdateHealth(down...)
 	}
 	return nil
 }
 
-// ReloadServers re-reads servers.json (SIGHUP), applies it, probes new
-// servers and syncs webhooks to them.
+// ReloadServers re-reads servers.json (SIGHUP), probes new and changed
+// servers, applies the file (see syncServers; on error nothing changes)
+// and syncs webhooks to the servers.
 func (m *Main) ReloadServers(ctx context.Context) error {
-	if err := m.syncServers(ctx); err != nil {
-		return err
-	}
-	if err := m.Fleet.Reload(ctx); err != nil {
+	if err := m.syncServers(ctx, false); err != nil {
 		return err
 	}
 	m.syncHooks(ctx)
 	return nil
 }
 
-// probeAll makes one signed call to every server. A server that rejects
-// tinyscale's checksum or does not speak the BBB API aborts start-up; one
-// that is merely unreachable starts marked down (any failure aborts with
-// Config.Strict).
-func (m *Main) probeAll(ctx context.Context) error {
-	backends := m.Fleet.Backends()
-	errs := make([]error, len(backends))
+// probeServers makes one signed call to each server, in parallel. It
+// returns an error naming the first server (in the order given) that
+// rejects tinyscale's checksum or does not speak the BBB API, or, with
+// Config.Strict, fails its probe at all; otherwise the health records
+// that mark the unreachable servers down, each logged as a warning.
+func (m *Main) probeServers(ctx context.Context, servers []tinyscale.Server) ([]tinyscale.Health, error) {
+	errs := make([]error, len(servers))
 	var wg sync.WaitGroup
-	for i, b := range backends {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for i, s := range servers {
+		b := &fleet.Backend{Server: s, Client: &bbb.Client{
+			BaseURL: s.URL, Secret: s.Secret, Algorithm: s.Algorithm, HTTP: m.Fleet.HTTPClient(),
+		}}
+		b.Health.ServerID = s.ID
+		wg.Go(func() {
 			pctx, cancel := context.WithTimeout(ctx, m.Config.PollTimeout+2*time.Second)
 			defer cancel()
 			errs[i] = poller.Probe(pctx, b)
-		}()
+		})
 	}
 	wg.Wait()
 	var down []tinyscale.Health
 	now := time.Now()
 	for i, err := range errs {
-		b := backends[i]
+		s := servers[i]
 		if err == nil {
 			continue
 		}
 		if m.Config.Strict || errors.Is(err, poller.ErrBadSecret) || errors.Is(err, poller.ErrNotBBB) {
-			return fmt.Errorf("server %s (%s): %w", b.ID, b.URL, err)
+			return nil, fmt.Errorf("%s: server %s (%s): %w", m.serverSource(s), s.ID, s.URL, err)
 		}
-		m.Logger.Warn("server unreachable at start-up: marked down, will be re-probed", "server", b.ID, "err", err)
-		down = append(down, tinyscale.Health{ServerID: b.ID, Up: false, LastError: err.Error(), CheckedAt: now, Fails: m.Config.DownAfter})
+		m.Logger.Warn("server unreachable: marked down, will be re-probed", "server", s.ID, "err", err)
+		down = append(down, tinyscale.Health{ServerID: s.ID, Up: false, LastError: err.Error(), CheckedAt: now, Fails: m.Config.DownAfter})
 	}
-	if len(down) > 0 {
-		if err := m.Store.PutHealth(ctx, down...); err != nil {
-			return fmt.Errorf("store health: %w", err)
-		}
-		m.Fleet.UpdateHealth(down...)
+	return down, nil
+}
+
+// serverSource names where a server's configuration comes from, for
+// error messages.
+func (m *Main) serverSource(s tinyscale.Server) string {
+	switch {
+	case s.Source == tinyscale.SourceAPI:
+		return "server added through the admin API"
+	case m.Servers == nil && m.Config.ServersFile != "":
+		return m.Config.ServersFile
 	}
-	return nil
+	return "servers"
 }
 
 // syncHooks makes sure every registered webhook exists on every server.

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"sync"
@@ -42,6 +43,15 @@ an existing meeting is reused) unless --no-setup is given.
 
 Flags:
 `
+
+// Bounds of the load flags. Each connection is a goroutine with its own
+// buffers, so an unbounded --concurrency could take all the machine's
+// memory; a rate below minLoadRate does not fit the pacer's interval.
+const (
+	maxLoadConcurrency = 10000
+	maxLoadMeetings    = 100000
+	minLoadRate        = 0.001
+)
 
 // loadOptions are the parsed flags.
 type loadOptions struct {
@@ -111,14 +121,16 @@ func (c *LoadCommand) parse(args []string) (loadOptions, error) {
 		return o, fmt.Errorf("%w: --algorithm: %q is not sha1, sha256, sha384 or sha512", errUsage, o.cfg.Algorithm)
 	case o.cfg.Duration <= 0:
 		return o, fmt.Errorf("%w: --duration must be positive", errUsage)
-	case o.cfg.Concurrency < 1:
-		return o, fmt.Errorf("%w: --concurrency must be at least 1", errUsage)
-	case o.cfg.Rate < 0:
-		return o, fmt.Errorf("%w: --rate must not be negative", errUsage)
+	case o.cfg.Concurrency < 1 || o.cfg.Concurrency > maxLoadConcurrency:
+		return o, fmt.Errorf("%w: --concurrency must be between 1 and %d", errUsage, maxLoadConcurrency)
+	case o.cfg.Rate < 0 || math.IsNaN(o.cfg.Rate) || math.IsInf(o.cfg.Rate, 0):
+		return o, fmt.Errorf("%w: --rate must be a number of requests per second, 0 for unlimited", errUsage)
+	case o.cfg.Rate > 0 && o.cfg.Rate < minLoadRate:
+		return o, fmt.Errorf("%w: --rate must be 0 (unlimited) or at least %g", errUsage, minLoadRate)
 	case o.cfg.Requests < 0:
 		return o, fmt.Errorf("%w: --requests must not be negative", errUsage)
-	case o.cfg.Meetings < 1:
-		return o, fmt.Errorf("%w: --meetings must be at least 1", errUsage)
+	case o.cfg.Meetings < 1 || o.cfg.Meetings > maxLoadMeetings:
+		return o, fmt.Errorf("%w: --meetings must be between 1 and %d", errUsage, maxLoadMeetings)
 	case o.cfg.Timeout <= 0:
 		return o, fmt.Errorf("%w: --timeout must be positive", errUsage)
 	case o.cfg.ProgressInterval <= 0:

@@ -77,6 +77,20 @@ func TestLoadCommand_Flags(t *testing.T) {
 		{"bad_url", []string{"--secret", "x", "--url", "ftp://h"}, env(), nil, "--url"},
 		{"zero_concurrency", []string{"--secret", "x", "--concurrency", "0"}, env(), nil, "--concurrency"},
 		{"negative_rate", []string{"--secret", "x", "--rate", "-1"}, env(), nil, "--rate"},
+		// --rate NaN and Inf were taken as "unlimited", a tiny rate
+		// overflowed the pacer's interval into "unlimited" too, and a huge
+		// --concurrency allocated workers until the machine ran out of
+		// memory.
+		{"nan_rate", []string{"--secret", "x", "--rate", "NaN"}, env(), nil, "--rate"},
+		{"infinite_rate", []string{"--secret", "x", "--rate", "+Inf"}, env(), nil, "--rate"},
+		{"tiny_rate", []string{"--secret", "x", "--rate", "1e-300"}, env(), nil, "--rate"},
+		{"huge_concurrency", []string{"--secret", "x", "--concurrency", "100000000"}, env(), nil, "--concurrency"},
+		{"huge_meetings", []string{"--secret", "x", "--meetings", "100000000"}, env(), nil, "--meetings"},
+		{"slow_rate", []string{"--secret", "x", "--rate", "0.5"}, env(), func(t *testing.T, o loadOptions) {
+			if o.cfg.Rate != 0.5 {
+				t.Errorf("got rate %v, want 0.5", o.cfg.Rate)
+			}
+		}, ""},
 		{"zero_duration", []string{"--secret", "x", "--duration", "0s"}, env(), nil, "--duration"},
 		{"bad_duration", []string{"--secret", "x", "--duration", "ten"}, env(), nil, "duration"},
 		{"zero_meetings", []string{"--secret", "x", "--meetings", "0"}, env(), nil, "--meetings"},
@@ -164,7 +178,7 @@ func TestLoadCommand_Run(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			args := append([]string{"load", "--url", srv.URL}, tt.args...)
-			code := run(context.Background(), args, &stdout, &stderr, getenv)
+			code := run(context.Background(), args, &stdout, &stderr, lookupOf(getenv))
 			if code != tt.wantCode {
 				t.Fatalf("exit code %d, want %d; stderr:\n%s", code, tt.wantCode, stderr.String())
 			}

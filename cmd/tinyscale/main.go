@@ -35,7 +35,7 @@ func main() {
 	// After the first signal, restore the default handling: a second
 	// Ctrl-C or SIGTERM ends the process at once.
 	go func() { <-ctx.Done(); stop() }()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.LookupEnv))
 }
 
 const usage = `tinyscale — one BigBlueButton API in front of many BBB servers
@@ -51,8 +51,10 @@ Usage:
 Run 'tinyscale <command> -h' for a command's flags.
 `
 
-// run dispatches to a subcommand and returns the exit code.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+// run dispatches to a subcommand and returns the exit code. lookupEnv
+// reads the environment, as os.LookupEnv does.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookupEnv func(string) (string, bool)) int {
+	getenv := func(k string) string { v, _ := lookupEnv(k); return v }
 	name := "serve"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		name, args = args[0], args[1:]
@@ -60,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	var cmd command
 	switch name {
 	case "serve":
-		cmd = &ServeCommand{Stdout: stdout, Stderr: stderr, Getenv: getenv}
+		cmd = &ServeCommand{Stdout: stdout, Stderr: stderr, Getenv: getenv, LookupEnv: lookupEnv}
 	case "demo":
 		cmd = &DemoCommand{Stdout: stdout, Stderr: stderr}
 	case "servers":

@@ -39,15 +39,23 @@ import (
 type ServeCommand struct {
 	Stdout, Stderr io.Writer
 	Getenv         func(string) string
+	// LookupEnv, if set, reads the environment instead of Getenv, so that
+	// a variable set to the empty string (TINYSCALE_SERVERS=) can be told
+	// from an unset one.
+	LookupEnv func(string) (string, bool)
 }
 
 // Run implements command.
 func (c *ServeCommand) Run(ctx context.Context, args []string) error {
-	cfg, err := ParseConfig("tinyscale serve", args, c.Getenv, nil)
+	lookup := c.LookupEnv
+	if lookup == nil {
+		lookup = func(k string) (string, bool) { v := c.Getenv(k); return v, v != "" }
+	}
+	cfg, err := ParseConfig("tinyscale serve", args, lookup, nil)
 	if err != nil {
 		return err
 	}
-	if c.Getenv("GOMEMLIMIT") == "" {
+	if v, _ := lookup("GOMEMLIMIT"); v == "" {
 		// A soft limit keeps the footprint small on a shared box: the
 		// garbage collector works harder before the heap grows past it.
 		// GOMEMLIMIT overrides it.
@@ -132,11 +140,15 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 // openStore opens the bolt file or the Redis URL named by spec.
 func openStore(ctx context.Context, spec string, log *slog.Logger) (tinyscale.Store, error) {
 	if redis.IsURL(spec) {
-		redis.SetLogger(log)
+		// While opening, the client library's own line about a refused
+		// dial would only repeat the error returned here, which must stay
+		// the one line a failed start prints.
+		redis.SetLogger(nil)
 		s, err := redis.Open(ctx, spec)
 		if err != nil {
 			return nil, fmt.Errorf("TINYSCALE_STORE: %w", err)
 		}
+		redis.SetLogger(log)
 		return s, nil
 	}
 	s, err := bolt.Open(spec)
@@ -170,13 +182,7 @@ func (m *Main) Run(ctx context.Context) error {
 	met := metrics.New(reg)
 
 	m.Fleet = fleet.New(store, fleet.Options{Logger: log})
-	if err := m.syncServers(ctx); err != nil {
-		return err
-	}
-	if err := m.Fleet.Reload(ctx); err != nil {
-		return fmt.Errorf("load servers from the store: %w", err)
-	}
-	if err := m.probeAll(ctx); err != nil {
+	if err := m.syncServers(ctx, true); err != nil {
 		return err
 	}
 
@@ -278,6 +284,9 @@ func (m *Main) Run(ctx context.Context) error {
 		if err := m.servePprof(cfg.PprofListen); err != nil {
 			return err
 		}
+	}
+	if len(m.Fleet.Backends()) == 0 {
+		log.Warn("no BBB servers configured: list them in servers.json or add them with `tinyscale servers add`; until one is up, API calls fail and /readyz answers 503")
 	}
 	log.Info("tinyscale listening", "addr", m.Addr, "servers", len(m.Fleet.Backends()), "store", storeKind(cfg.Store), "strategy", cfg.Strategy, "version", versionString())
 	return nil

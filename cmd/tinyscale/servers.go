@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/tinyscale/tinyscale"
@@ -224,7 +225,7 @@ func (c *ServersCommand) remove(ctx context.Context, args []string) error {
 		if !o.json {
 			fmt.Fprintf(c.Stdout, "server %s removed", res.ID)
 			if res.Forgotten > 0 {
-				fmt.Fprintf(c.Stdout, " (%d meetings forgotten)", res.Forgotten)
+				fmt.Fprintf(c.Stdout, " (%s forgotten)", plural(res.Forgotten, "meeting", "meetings"))
 			}
 			fmt.Fprintln(c.Stdout)
 		}
@@ -341,9 +342,17 @@ func (c *ServersCommand) panicServer(ctx context.Context, args []string) error {
 	if o.json {
 		return writeJSONOut(c.Stdout, res)
 	}
-	fmt.Fprintf(c.Stdout, "server %s: %d meetings ended, %d forgotten; state %s\n", id, res.Ended, res.Forgotten, res.Server.State)
+	fmt.Fprintf(c.Stdout, "server %s: %s ended, %d forgotten; state %s\n", id, plural(res.Ended, "meeting", "meetings"), res.Forgotten, res.Server.State)
 	if len(res.Failed) > 0 {
-		return fmt.Errorf("%d meetings could not be ended", len(res.Failed))
+		return fmt.Errorf("%s could not be ended", plural(len(res.Failed), "meeting", "meetings"))
 	}
 	return nil
+}
+
+// plural returns "1 meeting" or "n meetings".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }

@@ -255,7 +255,7 @@ func TestServersCommand_Remove(t *testing.T) {
 	}{
 		{"idle", []string{"remove", "bbb1"}, "server bbb1 removed\n", "", "bbb2 bbb3"},
 		{"busy_refused", []string{"remove", "bbb2"}, "", "still has 1 meetings", "bbb2 bbb3"},
-		{"busy_forced", []string{"rm", "--force", "bbb2"}, "server bbb2 removed (1 meetings forgotten)\n", "", "bbb3"},
+		{"busy_forced", []string{"rm", "--force", "bbb2"}, "server bbb2 removed (1 meeting forgotten)\n", "", "bbb3"},
 		{"unknown", []string{"remove", "bbb9"}, "", `no server with id "bbb9"`, "bbb3"},
 	}
 	for _, st := range steps {
@@ -351,7 +351,7 @@ func TestRun_AdminExitCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			code := run(context.Background(), tt.args, &out, &errOut, e.getenv)
+			code := run(context.Background(), tt.args, &out, &errOut, lookupOf(e.getenv))
 			if code != tt.wantCode {
 				t.Errorf("got exit code %d, want %d (stderr %q)", code, tt.wantCode, errOut.String())
 			}

@@ -15,8 +15,7 @@
     history: {},       // server ID -> [{t, load, up}]
     latest: 0,         // newest history sample time (Unix seconds)
     windowSec: 3600,
-    timer: null,
-    busy: false,
+    lastMeetings: null, // the last meetings list, to re-filter without a fetch
     serversKey: '',    // what the servers table shows, to skip needless re-renders
     meetingsKey: ''
   };
@@ -281,33 +280,53 @@
 
   // ---- refresh loop ----
 
-  function refresh() {
-    clearTimeout(state.timer);
-    if (state.busy) { state.again = true; return; }
-    state.busy = true;
-    var since = state.latest ? '?since=' + state.latest : '';
-    Promise.all([api('GET', 'status'), api('GET', 'meetings'), api('GET', 'history' + since)])
-      .then(function (r) {
-        mergeHistory(r[2]);
+  // The page refreshes two parts on their own timers: the fleet (status
+  // and history, answered from tinyscale's memory) and the meetings (asked
+  // of every server, so as slow as the slowest one). Each is shown as soon
+  // as it arrives: a hanging server delays the meetings list, never the
+  // fleet table or the answer to a button.
+  var since = function () { return state.latest ? '?since=' + state.latest : ''; };
+  var parts = [
+    { name: 'fleet', run: function () {
+      return Promise.all([api('GET', 'status'), api('GET', 'history' + since())]).then(function (r) {
+        mergeHistory(r[1]);
         renderServers(r[0]);
-        renderMeetings(r[1]);
-        show('error', '');
-      })
-      .catch(function (e) { show('error', 'Could not refresh: ' + e.message); })
-      .then(function () {
-        state.busy = false;
-        if (state.again) { state.again = false; refresh(); return; }
-        schedule();
       });
+    } },
+    { name: 'meetings', run: function () {
+      return api('GET', 'meetings').then(function (list) {
+        state.lastMeetings = list;
+        renderMeetings(list);
+      });
+    } }
+  ];
+
+  function showErrors() {
+    var errs = parts.filter(function (p) { return p.error; }).map(function (p) { return p.error; });
+    show('error', errs.length ? 'Could not refresh: ' + errs.join('; ') : '');
   }
 
-  function schedule() {
-    clearTimeout(state.timer);
-    if (!document.hidden) state.timer = setTimeout(refresh, REFRESH);
+  function refreshPart(p) {
+    clearTimeout(p.timer);
+    if (p.busy) { p.again = true; return; }
+    p.busy = true;
+    p.run().then(function () { p.error = ''; }, function (e) { p.error = e.message; }).then(function () {
+      p.busy = false;
+      showErrors();
+      if (p.again) { p.again = false; refreshPart(p); return; }
+      if (!document.hidden) p.timer = setTimeout(function () { refreshPart(p); }, REFRESH);
+    });
+  }
+
+  function refresh() {
+    // A new filter shows at once from the last list; the fetch follows.
+    if (state.lastMeetings) renderMeetings(state.lastMeetings);
+    parts.forEach(refreshPart);
   }
 
   document.addEventListener('visibilitychange', function () {
-    if (!document.hidden) refresh(); else clearTimeout(state.timer);
+    if (!document.hidden) refresh();
+    else parts.forEach(function (p) { clearTimeout(p.timer); });
   });
 
   refresh();

@@ -406,16 +406,21 @@ func (s *Store) DeleteMeeting(ctx context.Context, id, serverID string) error {
 // Meetings returns all stored meetings, in ID order.
 func (s *Store) Meetings(ctx context.Context) ([]tinyscale.Meeting, error) {
 	var out []tinyscale.Meeting
+	var fills []keyedMeeting
+	gen := s.cache.generation()
 	err := s.view(ctx, "list meetings", func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketMeetings).ForEach(func(k, v []byte) error {
-			var m tinyscale.Meeting
-			if err := decode(k, v, &m); err != nil {
+			m, err := s.decodeMeeting(k, v, &fills)
+			if err != nil {
 				return err
 			}
 			out = append(out, m)
 			return nil
 		})
 	})
+	if err == nil {
+		s.cache.fill(fills, gen, false)
+	}
 	return out, err
 }
 
@@ -423,6 +428,8 @@ func (s *Store) Meetings(ctx context.Context) ([]tinyscale.Meeting, error) {
 // first. It reads only the index range from t on.
 func (s *Store) MeetingsSince(ctx context.Context, t time.Time) ([]tinyscale.Meeting, error) {
 	var out []tinyscale.Meeting
+	var fills []keyedMeeting
+	gen := s.cache.generation()
 	err := s.view(ctx, "list meetings since", func(tx *bbolt.Tx) error {
 		meetings := tx.Bucket(bucketMeetings)
 		c := tx.Bucket(bucketCreated).Cursor()
@@ -435,14 +442,17 @@ func (s *Store) MeetingsSince(ctx context.Context, t time.Time) ([]tinyscale.Mee
 			if v == nil {
 				continue
 			}
-			var m tinyscale.Meeting
-			if err := decode([]byte(id), v, &m); err != nil {
+			m, err := s.decodeMeeting([]byte(id), v, &fills)
+			if err != nil {
 				return err
 			}
 			out = append(out, m)
 		}
 		return nil
 	})
+	if err == nil {
+		s.cache.fill(fills, gen, false)
+	}
 	return out, err
 }
 

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,34 +18,56 @@ import (
 // decoding the stored JSON was most of a join's cost. The file lock makes
 // this process the only writer of the database, so a cache in front of the
 // meetings bucket stays exact: every write of a meeting drops its entry
-// once the write is committed (cacheDrop, from the transaction's commit
-// handler), and a lookup that read the database stores what it decoded
-// only if no meeting was written meanwhile (the generation check in
-// cacheFill). A lookup therefore never returns a value older than the last
-// committed write, and returns exactly what decoding the stored value
-// returns.
+// once the write is committed (meetingCache.dropOnCommit, from the
+// transaction's commit handler), and a lookup that read the database
+// stores what it decoded only if no meeting was written meanwhile (the
+// generation check in meetingCache.fill). A lookup therefore never
+// returns a value older than the last committed write, and returns
+// exactly what decoding the stored value returns.
 //
-// Every code path that writes the meetings bucket must call cacheDropOnCommit
-// in its transaction.
+// The whole-map reads (Meetings, MeetingsSince) read in one transaction
+// and take a cached meeting only if it was decoded from the very bytes
+// the transaction sees, so they return exactly what they did without the
+// cache, but decode only meetings written since they were last read.
+//
+// Every code path that writes the meetings bucket must call
+// s.cache.dropOnCommit in its transaction.
 
-// maxCachedMeetings bounds the cache: when it is full it is emptied, which
-// costs one decode per meeting looked up afterwards. A variable for tests.
+// maxCachedMeetings bounds the cache: when a lookup finds it full it is
+// emptied, which costs one decode per meeting looked up afterwards; the
+// whole-map reads only add to it while there is room. A variable for
+// tests.
 var maxCachedMeetings = 1 << 15
 
-// meetingCache holds decoded meetings by ID. The zero value is ready.
+// cachedMeeting is a decoded meeting and the stored value it was decoded
+// from, so that reads inside a transaction use it only if the
+// transaction sees that same value.
+type cachedMeeting struct {
+	m   tinyscale.Meeting
+	raw []byte
+}
+
+// keyedMeeting is a cache entry to add, under its key.
+type keyedMeeting struct {
+	key string
+	cachedMeeting
+}
+
+// meetingCache holds decoded meetings by key (meeting ID). The zero value
+// is ready.
 type meetingCache struct {
 	mu     sync.RWMutex
-	m      map[string]tinyscale.Meeting
+	m      map[string]cachedMeeting
 	gen    uint64 // incremented by every drop
 	closed bool
 }
 
 // get returns the cached meeting with id.
-func (c *meetingCache) get(id string) (tinyscale.Meeting, bool) {
+func (c *meetingCache) get(id string) (cachedMeeting, bool) {
 	c.mu.RLock()
-	m, ok := c.m[id]
+	e, ok := c.m[id]
 	c.mu.RUnlock()
-	return m, ok
+	return e, ok
 }
 
 // generation returns the generation to pass to fill after reading the
@@ -55,18 +78,24 @@ func (c *meetingCache) generation() uint64 {
 	return c.gen
 }
 
-// fill stores m, read from the database after generation returned gen,
-// unless a meeting was written since.
-func (c *meetingCache) fill(m tinyscale.Meeting, gen uint64) {
+// fill stores es, read from the database after generation returned gen,
+// unless a meeting was written since. With evict, a full cache is
+// emptied first; without, entries are added only while there is room.
+func (c *meetingCache) fill(es []keyedMeeting, gen uint64, evict bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed || c.gen != gen {
 		return
 	}
-	if c.m == nil || len(c.m) >= maxCachedMeetings {
-		c.m = make(map[string]tinyscale.Meeting)
+	if c.m == nil || evict && len(c.m)+len(es) > maxCachedMeetings {
+		c.m = make(map[string]cachedMeeting)
 	}
-	c.m[m.ID] = m
+	for _, e := range es {
+		if len(c.m) >= maxCachedMeetings {
+			return
+		}
+		c.m[e.key] = e.cachedMeeting
+	}
 }
 
 // drop forgets the meeting with id and fails the fills in progress.
@@ -95,27 +124,51 @@ func (c *meetingCache) close() {
 // (and caches it) as getMeeting does. Errors are those of view.
 func (s *Store) cachedMeeting(ctx context.Context, op, id string) (tinyscale.Meeting, error) {
 	if ctx.Err() == nil {
-		if m, ok := s.cache.get(id); ok {
-			return m, nil
+		if e, ok := s.cache.get(id); ok {
+			return e.m, nil
 		}
 	}
 	gen := s.cache.generation()
+	var fills []keyedMeeting
 	var m tinyscale.Meeting
 	err := s.view(ctx, op, func(tx *bbolt.Tx) error {
+		if id == "" {
+			return tinyscale.ErrNotFound
+		}
+		v := tx.Bucket(bucketMeetings).Get([]byte(id))
+		if v == nil {
+			return tinyscale.ErrNotFound
+		}
 		var err error
-		m, err = getMeeting(tx, id)
+		m, err = s.decodeMeeting([]byte(id), v, &fills)
 		return err
 	})
 	if err != nil {
 		return tinyscale.Meeting{}, err
 	}
-	s.cache.fill(m, gen)
+	s.cache.fill(fills, gen, true)
+	return m, nil
+}
+
+// decodeMeeting decodes the stored value v of the meeting with key k, or
+// takes it from the cache if it was decoded from the same bytes. A
+// decoded meeting is added to *fills, for the caller to pass to
+// cache.fill once its transaction has ended.
+func (s *Store) decodeMeeting(k, v []byte, fills *[]keyedMeeting) (tinyscale.Meeting, error) {
+	if e, ok := s.cache.get(string(k)); ok && bytes.Equal(e.raw, v) {
+		return e.m, nil
+	}
+	var m tinyscale.Meeting
+	if err := decode(k, v, &m); err != nil {
+		return m, err
+	}
+	*fills = append(*fills, keyedMeeting{string(k), cachedMeeting{m, bytes.Clone(v)}})
 	return m, nil
 }
 
 // claimBatch is how many meetings one ClaimMeetings transaction writes at
 // most, so that other writers never wait long for the write lock.
-const claimBatch = 256
+const claimBatch = 1024
 
 // ClaimMeetings claims many meetings at once, as ClaimMeeting(ctx, m, "")
 // for each of ms in order, but with one committed (fsync'ed) transaction

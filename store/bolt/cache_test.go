@@ -152,9 +152,47 @@ func TestMeetingCache_StaleFill(t *testing.T) {
 	if err := s.PutMeeting(ctx, tinyscale.Meeting{ID: "m", ServerID: "b"}); err != nil {
 		t.Fatal(err)
 	}
-	s.cache.fill(old, gen) // … and ends after the write
+	s.cache.fill([]keyedMeeting{{"m", cachedMeeting{old, nil}}}, gen, true) // … and ends after the write
 	if m, err := mustGet(t, s, "m"); err != nil || m.ServerID != "b" {
 		t.Errorf("got %+v, %v; want server b", m, err)
+	}
+}
+
+// TestMeetingCache_ListsExact: Meetings and MeetingsSince return what
+// their transaction reads: a cached meeting decoded from other bytes than
+// the stored ones (a write committed after the transaction began) is not
+// used, and what they decode is cached for the lookups that follow.
+func TestMeetingCache_ListsExact(t *testing.T) {
+	s := openTest(t)
+	ctx := t.Context()
+	t0 := time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+	for _, id := range []string{"a", "b"} {
+		if err := s.PutMeeting(ctx, tinyscale.Meeting{ID: id, ServerID: "s1", CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A cache entry from other bytes, as if "a" had been rewritten.
+	newer := tinyscale.Meeting{ID: "a", ServerID: "s2", CreatedAt: t0.Add(-time.Hour)}
+	s.cache.fill([]keyedMeeting{{"a", cachedMeeting{newer, []byte(`{"id":"a","serverID":"s2"}`)}}}, s.cache.generation(), true)
+	lists := []struct {
+		name string
+		list func() ([]tinyscale.Meeting, error)
+	}{
+		{"Meetings", func() ([]tinyscale.Meeting, error) { return s.Meetings(ctx) }},
+		{"MeetingsSince", func() ([]tinyscale.Meeting, error) { return s.MeetingsSince(ctx, t0) }},
+	}
+	for _, l := range lists {
+		t.Run(l.name, func(t *testing.T) {
+			for round := range 2 {
+				got, err := l.list()
+				if err != nil || len(got) != 2 || got[0].ID != "a" || got[0].ServerID != "s1" || got[1].ID != "b" {
+					t.Errorf("round %d: got %+v, %v; want a and b on s1", round, got, err)
+				}
+			}
+		})
+	}
+	if e, ok := s.cache.get("b"); !ok || e.m.ServerID != "s1" {
+		t.Errorf("b after the lists: got %+v, %v; want it cached", e.m, ok)
 	}
 }
 
@@ -179,6 +217,13 @@ func TestMeetingCache_Bounded(t *testing.T) {
 			if n := len(s.cache.m); n > maxCachedMeetings {
 				t.Fatalf("cache holds %d entries, want at most %d", n, maxCachedMeetings)
 			}
+		}
+		all, err := s.Meetings(ctx)
+		if err != nil || len(all) != 10 {
+			t.Fatalf("round %d: Meetings: got %d meetings, %v", round, len(all), err)
+		}
+		if n := len(s.cache.m); n > maxCachedMeetings {
+			t.Fatalf("cache holds %d entries after Meetings, want at most %d", n, maxCachedMeetings)
 		}
 	}
 }
