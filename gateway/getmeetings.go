@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 
 	"github.com/tinyscale/tinyscale"
@@ -25,9 +26,17 @@ func (g *Gateway) getMeetings(ctx context.Context, x *exchange) error {
 	}
 	x.result, x.written = "SUCCESS", true
 	bbb.WriteXML(x.w, nil) // the headers and status of every XML answer
-	_ = bbb.WriteMeetingsXML(x.w, r.raws)
+	// The elements are small (about 1 kB); written one by one, each
+	// would be a system call.
+	w := bufio.NewWriterSize(x.w, answerBuffer)
+	if bbb.WriteMeetingsXML(w, r.raws) == nil {
+		_ = w.Flush()
+	}
 	return nil
 }
+
+// answerBuffer is the write buffer of a getMeetings answer.
+const answerBuffer = 32 << 10
 
 // meetingsRound is one getMeetings fan-out and the requests waiting for
 // it. raws is set before done is closed and read only afterwards.

@@ -58,7 +58,10 @@ func (g *Gateway) locate(ctx context.Context, id string) (tinyscale.Meeting, err
 	// would otherwise ask every server about each of them at once.
 	if p := g.pending.Load(); p != nil {
 		if d, ok := (*p)[id]; ok {
-			return g.learn(ctx, d, "")
+			if b, ok := g.cfg.Fleet.Backend(d.backend.ID); ok && b.Routable() {
+				d.backend = b
+				return g.learn(ctx, d, "")
+			}
 		}
 	}
 	d, err := g.discover(ctx, id)

@@ -39,6 +39,12 @@ func TestParseOptions(t *testing.T) {
 				t.Errorf("got servers %d duration %v, want 5 and 1s", o.servers, o.duration)
 			}
 		}, ""},
+		{"env_and_skip_main", []string{"--env", "GOGC=50", "--env", "GODEBUG=gctrace=1", "--skip-main"}, func(t *testing.T, o options) {
+			if got := strings.Join(o.env, " "); got != "GOGC=50 GODEBUG=gctrace=1" || !o.skipMain {
+				t.Errorf("got env %q, skipMain %v; want both variables and true", got, o.skipMain)
+			}
+		}, ""},
+		{"env_without_value", []string{"--env", "GOGC"}, nil, "KEY=VALUE"},
 		{"one_server", []string{"--servers", "1"}, nil, "at least 2"},
 		{"negative_latency", []string{"--latency", "-1ms"}, nil, "latency"},
 		{"extra_argument", []string{"now"}, nil, "unexpected argument"},

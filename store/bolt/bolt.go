@@ -8,7 +8,9 @@
 // One process at a time: Open takes an exclusive lock on the file and fails
 // with an error wrapping ErrLocked if another process holds it beyond the
 // lock timeout. Several tinyscale instances that share state must use the
-// Redis store instead.
+// Redis store instead. Being the only writer also keeps exact the
+// in-memory cache of decoded meetings that lookups are served from
+// (cache.go).
 //
 // Layout: one bucket per record kind, values JSON-encoded:
 //
