@@ -228,20 +228,25 @@ func decode(key, val []byte, v any) error {
 
 func invalid(what string) error { return fmt.Errorf("%w: %s", errInvalid, what) }
 
-// Servers returns all servers ordered by ID.
-func (s *Store) Servers(ctx context.Context) ([]tinyscale.Server, error) {
-	var out []tinyscale.Server
-	err := s.view(ctx, "servers", func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketServers).ForEach(func(k, v []byte) error {
-			var srv tinyscale.Server
-			if err := decode(k, v, &srv); err != nil {
+// list decodes every value of bucket, in key order.
+func list[T any](ctx context.Context, s *Store, op string, bucket []byte) ([]T, error) {
+	var out []T
+	err := s.view(ctx, op, func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			var x T
+			if err := decode(k, v, &x); err != nil {
 				return err
 			}
-			out = append(out, srv)
+			out = append(out, x)
 			return nil
 		})
 	})
-	return out, err // bbolt keys are byte-ordered, which is ID order
+	return out, err
+}
+
+// Servers returns all servers ordered by ID.
+func (s *Store) Servers(ctx context.Context) ([]tinyscale.Server, error) {
+	return list[tinyscale.Server](ctx, s, "servers", bucketServers) // bbolt keys are byte-ordered, which is ID order
 }
 
 // PutServer creates or replaces the server with srv.ID. An empty ID is
@@ -488,18 +493,7 @@ func (s *Store) PutHealth(ctx context.Context, hs ...tinyscale.Health) error {
 
 // Health returns all stored health records, ordered by ServerID.
 func (s *Store) Health(ctx context.Context) ([]tinyscale.Health, error) {
-	var out []tinyscale.Health
-	err := s.view(ctx, "list health", func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketHealth).ForEach(func(k, v []byte) error {
-			var h tinyscale.Health
-			if err := decode(k, v, &h); err != nil {
-				return err
-			}
-			out = append(out, h)
-			return nil
-		})
-	})
-	return out, err
+	return list[tinyscale.Health](ctx, s, "list health", bucketHealth)
 }
 
 // PutHook creates or replaces a hook. An empty ID is rejected.
@@ -534,18 +528,7 @@ func (s *Store) Hook(ctx context.Context, id string) (tinyscale.Hook, error) {
 
 // Hooks returns all hooks ordered by ID (byte order).
 func (s *Store) Hooks(ctx context.Context) ([]tinyscale.Hook, error) {
-	var out []tinyscale.Hook
-	err := s.view(ctx, "list hooks", func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketHooks).ForEach(func(k, v []byte) error {
-			var h tinyscale.Hook
-			if err := decode(k, v, &h); err != nil {
-				return err
-			}
-			out = append(out, h)
-			return nil
-		})
-	})
-	return out, err
+	return list[tinyscale.Hook](ctx, s, "list hooks", bucketHooks)
 }
 
 // DeleteHook removes a hook; ErrNotFound if unknown.
